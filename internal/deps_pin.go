@@ -1,0 +1,14 @@
+//go:build tools
+
+package internal
+
+import (
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/google/uuid"
+	_ "github.com/opencontainers/go-digest"
+	_ "github.com/opencontainers/image-spec/specs-go/v1"
+	_ "github.com/regclient/regclient"
+	_ "gopkg.in/yaml.v3"
+	_ "modernc.org/sqlite"
+	_ "oras.land/oras-go/v2"
+)

@@ -1,0 +1,225 @@
+// Package metastore defines Berth's persistence port for metadata: accounts,
+// access keys, repositories, blob links, manifests, tags and upload sessions.
+//
+// Metadata lives only here (SQL), never in the blob store. Every method is a
+// single transaction; multi-step invariants (a manifest and its tags and
+// references) are one method so the implementation can make them atomic.
+// Implementations: sqlstore (SQLite and PostgreSQL), checked by storetest.
+package metastore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Sentinel errors. Implementations wrap them with %w and context.
+var (
+	ErrNotFound           = errors.New("metastore: not found")
+	ErrAlreadyExists      = errors.New("metastore: already exists")
+	ErrConflict           = errors.New("metastore: concurrent modification")
+	ErrRepositoryNotEmpty = errors.New("metastore: repository not empty")
+	// ErrReferenced reports a manifest still referenced by an index in the
+	// same repository.
+	ErrReferenced = errors.New("metastore: manifest is referenced by an index")
+)
+
+// MissingReferenceError reports a manifest reference that does not resolve in
+// the repository; Kind tells which (RefBlob or RefManifest).
+type MissingReferenceError struct {
+	Kind   RefKind
+	Digest digest.Digest
+}
+
+func (e *MissingReferenceError) Error() string {
+	return "metastore: missing " + string(e.Kind) + " " + e.Digest.String()
+}
+
+// RefKind classifies what a manifest points to.
+type RefKind string
+
+const (
+	RefBlob     RefKind = "blob"     // config or layer; must be linked to the repository
+	RefManifest RefKind = "manifest" // child of an index; must be a manifest in the repository
+)
+
+// Account is one registry, named by a 12-digit id.
+type Account struct {
+	ID        string
+	CreatedAt time.Time
+}
+
+// AccessKey is an IAM-style access key. UserName is empty for the account root.
+// SecretCiphertext is sealed by the caller; the store never sees plaintext.
+type AccessKey struct {
+	ID               string
+	AccountID        string
+	UserName         string
+	SecretCiphertext []byte
+	Active           bool
+	CreatedAt        time.Time
+}
+
+// Repository is an ECR repository inside one account.
+type Repository struct {
+	ID                 int64
+	AccountID          string
+	Name               string
+	CreatedAt          time.Time
+	ImageTagMutability string // MUTABLE, IMMUTABLE, ...
+	ScanOnPush         bool
+	EncryptionType     string // AES256 or KMS
+	KMSKey             string
+}
+
+// Manifest is a stored image manifest or index: the exact bytes as pushed.
+type Manifest struct {
+	RepositoryID int64
+	Digest       digest.Digest
+	MediaType    string
+	ArtifactType string        // artifactType, or config media type for artifacts; may be empty
+	Subject      digest.Digest // empty when the manifest has no subject
+	Annotations  map[string]string
+	Size         int64 // len(Body)
+	Body         []byte
+	// ImageSize is the compressed image size ECR reports (config+layers; for
+	// an index, the largest child).
+	ImageSize int64
+	PushedAt  time.Time
+}
+
+// Reference is one descriptor a manifest points to.
+type Reference struct {
+	Kind   RefKind
+	Digest digest.Digest
+}
+
+// Tag names a manifest inside a repository.
+type Tag struct {
+	Name      string
+	Digest    digest.Digest
+	UpdatedAt time.Time
+}
+
+// Upload is a resumable blob upload session.
+type Upload struct {
+	ID           string // random UUID; the only handle clients see
+	RepositoryID int64
+	Offset       int64  // bytes received and persisted
+	HashState    []byte // marshalled hash.Hash state after Offset bytes
+	Algorithm    string // digest algorithm being computed ("sha256", "sha512")
+	StoreState   []byte // blobstore.UploadState
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Page bounds a listing: entries strictly after Last (in byte order), at
+// most Limit of them. Limit must be positive: listings are always bounded and
+// implementations reject Limit <= 0 with an error.
+type Page struct {
+	Last  string
+	Limit int
+}
+
+// AccountStore persists accounts and access keys. Create methods set a zero
+// CreatedAt to the store's clock; CreateAccessKey returns ErrNotFound when the
+// account does not exist. ListAccessKeys returns one principal's keys
+// (userName "" = the account root) in creation order; SetAccessKeyActive and
+// DeleteAccessKey return ErrNotFound for an unknown key.
+type AccountStore interface {
+	CreateAccount(ctx context.Context, a Account) error
+	GetAccount(ctx context.Context, id string) (Account, error)
+	ListAccounts(ctx context.Context) ([]Account, error)
+	CreateAccessKey(ctx context.Context, k AccessKey) error
+	GetAccessKey(ctx context.Context, id string) (AccessKey, error)
+	ListAccessKeys(ctx context.Context, accountID, userName string) ([]AccessKey, error)
+	SetAccessKeyActive(ctx context.Context, id string, active bool) error
+	DeleteAccessKey(ctx context.Context, id string) error
+}
+
+// RepositoryStore persists repositories.
+type RepositoryStore interface {
+	// CreateRepository fills in ID; ErrAlreadyExists when the name is taken.
+	// The store always assigns ID (never reusing a deleted repository's) and
+	// sets a zero CreatedAt; ErrNotFound when the account does not exist.
+	CreateRepository(ctx context.Context, r *Repository) error
+	GetRepository(ctx context.Context, accountID, name string) (Repository, error)
+	// ListRepositories returns names in byte order after p.Last.
+	ListRepositories(ctx context.Context, accountID string, p Page) ([]Repository, error)
+	// DeleteRepository removes the repository and, when force, its images;
+	// without force, ErrRepositoryNotEmpty if it holds any manifest.
+	DeleteRepository(ctx context.Context, id int64, force bool) error
+}
+
+// BlobIndex records which blobs exist and which repositories they belong to.
+type BlobIndex interface {
+	// LinkBlob records that d (of size) is committed and belongs to repo.
+	// Idempotent; an error (not a sentinel) when size differs from the size
+	// already recorded for d; ErrNotFound when the repository does not exist.
+	LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error
+	// BlobSize returns the size of d if it is linked to repo, else ErrNotFound.
+	BlobSize(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
+	// UnlinkBlob removes the link; ErrNotFound when there was none.
+	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
+	// AccountBlobSize returns the size of d if any repository of the account
+	// links it (for mounts without a source), else ErrNotFound.
+	AccountBlobSize(ctx context.Context, accountID string, d digest.Digest) (int64, error)
+}
+
+// ManifestStore persists manifests, tags and the referrers relation.
+type ManifestStore interface {
+	// PutManifest stores m with its references and points tags at it, in one
+	// transaction. Every reference must resolve in the repository, else a
+	// *MissingReferenceError. Re-putting an existing digest keeps the first
+	// PushedAt and moves the tags.
+	// On a re-put the stored row (PushedAt, body, annotations) is kept as is;
+	// each tag's UpdatedAt is set to now; a zero PushedAt defaults to now;
+	// ErrNotFound when the repository does not exist.
+	PutManifest(ctx context.Context, m Manifest, refs []Reference, tags []string) error
+	GetManifest(ctx context.Context, repoID int64, d digest.Digest) (Manifest, error)
+	// ResolveTag returns the digest a tag points to, or ErrNotFound.
+	ResolveTag(ctx context.Context, repoID int64, tag string) (digest.Digest, error)
+	// GetManifestByTag is ResolveTag followed by GetManifest in one query.
+	GetManifestByTag(ctx context.Context, repoID int64, tag string) (Manifest, error)
+	// DeleteManifest removes a manifest and every tag pointing to it;
+	// ErrReferenced when an index in the repository still points to it.
+	DeleteManifest(ctx context.Context, repoID int64, d digest.Digest) error
+	// DeleteTag removes one tag; the manifest stays.
+	DeleteTag(ctx context.Context, repoID int64, tag string) error
+	// ListTags returns tags in byte order after p.Last (none, not an error,
+	// for an unknown repository).
+	ListTags(ctx context.Context, repoID int64, p Page) ([]Tag, error)
+	// Referrers returns manifests whose subject is d, ordered by digest,
+	// optionally only those of artifactType.
+	Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string) ([]Manifest, error)
+}
+
+// UploadStore persists upload sessions.
+type UploadStore interface {
+	CreateUpload(ctx context.Context, u Upload) error
+	GetUpload(ctx context.Context, repoID int64, id string) (Upload, error)
+	// UpdateUpload stores u if the stored Offset is still prevOffset, else
+	// ErrConflict (another writer advanced it), or ErrNotFound when the
+	// session is gone. It writes Offset, HashState and StoreState and stamps
+	// UpdatedAt with the store's clock (u.UpdatedAt is ignored).
+	UpdateUpload(ctx context.Context, u Upload, prevOffset int64) error
+	DeleteUpload(ctx context.Context, id string) error
+	// ExpiredUploads lists uploads not updated since before, at most limit
+	// (positive), oldest first. CreateUpload sets zero CreatedAt/UpdatedAt to
+	// the store's clock; DeleteUpload of a missing session is not an error.
+	ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
+}
+
+// Store is the whole metadata port.
+type Store interface {
+	AccountStore
+	RepositoryStore
+	BlobIndex
+	ManifestStore
+	UploadStore
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,162 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Column lists shared by the SELECTs and their scan functions.
+const (
+	accountCols    = "id, created_at"
+	accessKeyCols  = "id, account_id, user_name, secret_ciphertext, active, created_at"
+	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key"
+	manifestCols   = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at"
+	manifestColsM  = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body, m.image_size, m.pushed_at"
+	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at"
+)
+
+// queries holds every statement, rendered once for the store's dialect.
+type queries struct {
+	insertAccount, getAccount, listAccounts                    string
+	insertAccessKey, getAccessKey, listAccessKeys              string
+	setAccessKeyActive, deleteAccessKey                        string
+	insertRepository, getRepository, listRepositories          string
+	repositoryExists, repositoryHasManifest, deleteRepository  string
+	blobSizeAny, insertBlob, linkBlob, blobSize, unlinkBlob    string
+	accountBlobSize                                            string
+	insertManifest, insertReference, upsertTag, manifestExists string
+	getManifest, getManifestByTag, resolveTag, manifestIsChild string
+	deleteManifest, deleteTag, listTags, referrers             string
+	insertUpload, getUpload, updateUpload, uploadOffset        string
+	deleteUpload, expiredUploads                               string
+	migrationApplied, insertMigration, listMigrations          string
+}
+
+func newQueries(d dialect) queries {
+	q := queries{
+		getAccount:      "SELECT " + accountCols + " FROM accounts WHERE id = ?",
+		listAccounts:    "SELECT " + accountCols + " FROM accounts ORDER BY id",
+		getAccessKey:    "SELECT " + accessKeyCols + " FROM access_keys WHERE id = ?",
+		listAccessKeys:  "SELECT " + accessKeyCols + " FROM access_keys WHERE account_id = ? AND user_name = ? ORDER BY created_at, id",
+		deleteAccessKey: "DELETE FROM access_keys WHERE id = ?",
+
+		setAccessKeyActive: "UPDATE access_keys SET active = ? WHERE id = ?",
+
+		insertRepository: "INSERT INTO repositories (account_id, name, created_at, image_tag_mutability," +
+			" scan_on_push, encryption_type, kms_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		getRepository:         "SELECT " + repositoryCols + " FROM repositories WHERE account_id = ? AND name = ?",
+		listRepositories:      "SELECT " + repositoryCols + " FROM repositories WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?",
+		repositoryExists:      "SELECT 1 FROM repositories WHERE id = ?",
+		repositoryHasManifest: "SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1",
+		deleteRepository:      "DELETE FROM repositories WHERE id = ?",
+
+		blobSizeAny: "SELECT size FROM blobs WHERE digest = ?",
+		blobSize: "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest" +
+			" WHERE rb.repository_id = ? AND rb.digest = ?",
+		unlinkBlob: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+		accountBlobSize: "SELECT b.size FROM repository_blobs rb" +
+			" JOIN repositories r ON r.id = rb.repository_id JOIN blobs b ON b.digest = rb.digest" +
+			" WHERE rb.digest = ? AND r.account_id = ? LIMIT 1",
+
+		manifestExists: "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
+		getManifest:    "SELECT " + manifestCols + " FROM manifests WHERE repository_id = ? AND digest = ?",
+		getManifestByTag: "SELECT " + manifestColsM + " FROM tags t JOIN manifests m" +
+			" ON m.repository_id = t.repository_id AND m.digest = t.digest WHERE t.repository_id = ? AND t.name = ?",
+		resolveTag: "SELECT digest FROM tags WHERE repository_id = ? AND name = ?",
+		manifestIsChild: "SELECT 1 FROM manifest_references WHERE repository_id = ? AND ref_digest = ?" +
+			" AND kind = 'manifest' AND manifest_digest <> ? LIMIT 1",
+		deleteManifest: "DELETE FROM manifests WHERE repository_id = ? AND digest = ?",
+		deleteTag:      "DELETE FROM tags WHERE repository_id = ? AND name = ?",
+		listTags:       "SELECT name, digest, updated_at FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+		referrers: "SELECT " + manifestCols + " FROM manifests WHERE repository_id = ? AND subject_digest = ?" +
+			" AND (? = '' OR artifact_type = ?) ORDER BY digest",
+
+		getUpload: "SELECT " + uploadCols + " FROM uploads WHERE repository_id = ? AND id = ?",
+		updateUpload: "UPDATE uploads SET byte_offset = ?, hash_state = ?, store_state = ?, updated_at = ?" +
+			" WHERE repository_id = ? AND id = ? AND byte_offset = ?",
+		uploadOffset:   "SELECT byte_offset FROM uploads WHERE repository_id = ? AND id = ?",
+		deleteUpload:   "DELETE FROM uploads WHERE id = ?",
+		expiredUploads: "SELECT " + uploadCols + " FROM uploads WHERE updated_at < ? ORDER BY updated_at, id LIMIT ?",
+
+		migrationApplied: "SELECT 1 FROM schema_migrations WHERE version = ?",
+		insertMigration:  "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		listMigrations:   "SELECT version FROM schema_migrations ORDER BY version",
+	}
+	q.insertAccount = insertSQL("accounts", []string{"id", "created_at"})
+	q.insertAccessKey = insertSQL("access_keys", []string{"id", "account_id", "user_name", "secret_ciphertext", "active", "created_at"})
+	q.insertBlob = d.insertIgnore("blobs", []string{"digest", "size", "created_at"}, []string{"digest"})
+	q.linkBlob = d.upsert("repository_blobs", []string{"repository_id", "digest", "linked_at"},
+		[]string{"repository_id", "digest"}, []string{"linked_at"})
+	q.insertManifest = d.insertIgnore("manifests", []string{"repository_id", "digest", "media_type", "artifact_type",
+		"subject_digest", "annotations", "size", "body", "image_size", "pushed_at"}, []string{"repository_id", "digest"})
+	q.insertReference = d.insertIgnore("manifest_references", []string{"repository_id", "manifest_digest", "kind", "ref_digest"},
+		[]string{"repository_id", "manifest_digest", "kind", "ref_digest"})
+	q.upsertTag = d.upsert("tags", []string{"repository_id", "name", "digest", "updated_at"},
+		[]string{"repository_id", "name"}, []string{"digest", "updated_at"})
+	q.insertUpload = insertSQL("uploads", []string{"id", "repository_id", "byte_offset", "hash_state", "algorithm",
+		"store_state", "created_at", "updated_at"})
+	q.rebind(d)
+	return q
+}
+
+// rebind renders every statement's placeholders for d.
+func (q *queries) rebind(d dialect) {
+	for _, p := range []*string{
+		&q.insertAccount, &q.getAccount, &q.listAccounts, &q.insertAccessKey, &q.getAccessKey,
+		&q.listAccessKeys, &q.setAccessKeyActive, &q.deleteAccessKey, &q.insertRepository,
+		&q.getRepository, &q.listRepositories, &q.repositoryExists, &q.repositoryHasManifest,
+		&q.deleteRepository, &q.blobSizeAny, &q.insertBlob, &q.linkBlob, &q.blobSize, &q.unlinkBlob,
+		&q.accountBlobSize, &q.insertManifest, &q.insertReference, &q.upsertTag, &q.manifestExists,
+		&q.getManifest, &q.getManifestByTag, &q.resolveTag, &q.manifestIsChild, &q.deleteManifest,
+		&q.deleteTag, &q.listTags, &q.referrers, &q.insertUpload, &q.getUpload, &q.updateUpload,
+		&q.uploadOffset, &q.deleteUpload, &q.expiredUploads, &q.migrationApplied, &q.insertMigration,
+		&q.listMigrations,
+	} {
+		*p = d.rebind(*p)
+	}
+}
+
+// readStmts are the reader pool's prepared statements for the hot paths:
+// every registry request resolves its repository, and pulls resolve
+// manifests and blobs.
+type readStmts struct {
+	getRepository    *sql.Stmt
+	getManifest      *sql.Stmt
+	getManifestByTag *sql.Stmt
+	resolveTag       *sql.Stmt
+	blobSize         *sql.Stmt
+}
+
+func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, error) {
+	var rs readStmts
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&rs.getRepository, q.getRepository},
+		{&rs.getManifest, q.getManifest},
+		{&rs.getManifestByTag, q.getManifestByTag},
+		{&rs.resolveTag, q.resolveTag},
+		{&rs.blobSize, q.blobSize},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			_ = rs.close()
+			return readStmts{}, fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return rs, nil
+}
+
+func (rs readStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{rs.getRepository, rs.getManifest, rs.getManifestByTag, rs.resolveTag, rs.blobSize} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

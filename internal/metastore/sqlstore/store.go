@@ -1,0 +1,241 @@
+// Package sqlstore implements metastore.Store on SQL databases: SQLite
+// (modernc.org/sqlite, pure Go) now, PostgreSQL behind the same dialect seam
+// later. The schema, with a comment on every table and column, lives in
+// migrations/<dialect>/*.sql.
+//
+// SQLite layout: one writer connection (writes are serialized in-process and
+// every write transaction is BEGIN IMMEDIATE, so it never fails to upgrade a
+// read lock) and a pool of read-only connections. In WAL mode readers never
+// block the writer nor each other, and each autocommit read sees every
+// transaction committed before it started.
+//
+// Durability: the writer runs with synchronous=FULL. In WAL mode that fsyncs
+// the WAL on every commit, so once PutManifest returns the manifest survives
+// SIGKILL and power loss; synchronous=NORMAL would only survive process
+// crashes and could lose a manifest the registry already acknowledged with
+// 201 Created.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/berth-registry/berth/internal/metastore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Options configures a Store.
+type Options struct {
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Clock stamps created/updated times the caller leaves zero; nil means time.Now.
+	Clock func() time.Time
+	// MaxReaders bounds the read connection pool; 0 means max(4, GOMAXPROCS).
+	MaxReaders int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process (e.g. an admin command on the same file); 0 means 10s.
+	BusyTimeout time.Duration
+}
+
+// Store is a metastore.Store backed by SQL. It is safe for concurrent use.
+type Store struct {
+	d       dialect
+	q       queries
+	rs      readStmts
+	writer  *sql.DB // exactly one connection; all writes, through commits
+	commits *committer
+	reader  *sql.DB // read-only pool; all reads outside write transactions
+	log     *slog.Logger
+	now     func() time.Time // Options.Clock in UTC
+}
+
+var _ metastore.Store = (*Store)(nil)
+
+// OpenSQLite opens (creating if needed) the SQLite database at path, applies
+// pending migrations and prepares the hot read statements.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	clock := opts.Clock
+	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
+	s.q = newQueries(s.d)
+
+	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
+		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
+	}
+	// Migrations run before readers exist: a read-only connection cannot
+	// create the WAL index of a brand-new database.
+	if err = migrate(ctx, s.writer, s.d, s.q, s.now, s.log); err != nil {
+		_ = s.writer.Close()
+		return nil, err
+	}
+	if s.reader, err = openPool(ctx, sqliteDSN(abs, true, opts.BusyTimeout), opts.MaxReaders); err != nil {
+		_ = s.writer.Close()
+		return nil, fmt.Errorf("sqlstore: open readers %s: %w", abs, err)
+	}
+	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q); err != nil {
+		_ = s.reader.Close()
+		_ = s.writer.Close()
+		return nil, err
+	}
+	s.commits = newCommitter(s.writer, s.d.writeTx)
+	s.log.Info("metadata store opened", "engine", s.d.name, "path", abs, "readers", opts.MaxReaders)
+	return s, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxReaders <= 0 {
+		o.MaxReaders = max(4, runtime.GOMAXPROCS(0))
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// sqliteDSN builds a modernc.org/sqlite URI. The driver applies each _pragma
+// on every new connection (busy_timeout first); _txlock=immediate makes
+// BeginTx issue BEGIN IMMEDIATE.
+func sqliteDSN(path string, readOnly bool, busy time.Duration) string {
+	v := url.Values{}
+	v.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	if readOnly {
+		v.Set("mode", "ro")
+		v.Add("_pragma", "query_only(1)")
+	} else {
+		v.Add("_pragma", "foreign_keys(1)")
+		v.Add("_pragma", "journal_mode(WAL)")
+		v.Add("_pragma", "synchronous(FULL)")
+		v.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath() + "?" + v.Encode()
+}
+
+func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns) // keep connections (and their prepared statements) warm
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Ping checks that both pools can reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping readers: %w", err)
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping writer: %w", err)
+	}
+	return nil
+}
+
+// Close releases all connections. The store must not be used afterwards.
+func (s *Store) Close() error {
+	s.commits.close()
+	if s.d.onClose != "" {
+		if _, err := s.writer.Exec(s.d.onClose); err != nil {
+			s.log.Warn("metadata store close hook failed", "engine", s.d.name, "err", err)
+		}
+	}
+	return errors.Join(s.rs.close(), s.reader.Close(), s.writer.Close())
+}
+
+// write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), shared
+// with other writes by group commit, and returns once that transaction is
+// durable; an error undoes fn's changes only and is mapped by fail. fn must
+// use tx only: the writer pool has a single connection, which tx holds.
+func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.fail(op, s.commits.submit(ctx, op, fn))
+}
+
+// exec runs one write statement and returns the affected rows.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := s.commits.submit(ctx, "exec", func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// fail maps err to the metastore contract, prefixed with the operation. Driver
+// constraint errors become sentinels without the driver's text, which names
+// schema objects; other errors are wrapped for logs.
+func (s *Store) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: %s: %w", op, metastore.ErrNotFound)
+	}
+	switch s.d.classify(err) {
+	case errUnique:
+		return fmt.Errorf("sqlstore: %s: %w", op, metastore.ErrAlreadyExists)
+	case errForeignKey:
+		// Only inserts can violate a foreign key here: the parent is gone.
+		return fmt.Errorf("sqlstore: %s: parent record: %w", op, metastore.ErrNotFound)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// notFoundIfNone turns "no row affected" into ErrNotFound.
+func notFoundIfNone(n int64, err error) error {
+	if err == nil && n == 0 {
+		return metastore.ErrNotFound
+	}
+	return err
+}
+
+// exists reports whether query returns a row.
+func exists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// nanos and fromNanos are the one encoding of timestamps: Unix nanoseconds, UTC.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// nonNil stores an absent byte slice as an empty BLOB, not NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/metastore"
+)
+
+func openTest(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	return s
+}
+
+func pragma(t *testing.T, db *sql.DB, name string) string {
+	t.Helper()
+	var v string
+	if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+// TestSQLitePragmas pins the durability and safety settings: they are part
+// of the store's contract, not tuning.
+func TestSQLitePragmas(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "a b?#%.db")) // path needing URI escaping
+	defer s.Close()
+	for name, want := range map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"foreign_keys": "1",
+		"busy_timeout": "10000",
+	} {
+		if got := pragma(t, s.writer, name); got != want {
+			t.Errorf("writer %s = %s, want %s", name, got, want)
+		}
+	}
+	if got := pragma(t, s.reader, "query_only"); got != "1" {
+		t.Errorf("reader query_only = %s, want 1", got)
+	}
+	if _, err := s.reader.Exec("INSERT INTO accounts (id, created_at) VALUES ('x', 0)"); err == nil {
+		t.Error("reader pool accepted a write")
+	}
+	if _, err := s.writer.Exec("INSERT INTO repositories (account_id, name, created_at) VALUES ('missing', 'r', 0)"); err == nil {
+		t.Error("foreign keys not enforced on the writer")
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	for range 3 {
+		s := openTest(t, path)
+		var n int
+		if err := s.writer.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		ms, err := loadMigrations(s.d.migrations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != len(ms) || n == 0 {
+			t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestQueryPlans checks the hot and GC-relevant queries use indexes, not scans.
+func TestQueryPlans(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	for name, c := range map[string]struct {
+		query string
+		args  []any
+	}{
+		"getManifestByTag": {s.q.getManifestByTag, []any{1, "t"}},
+		"getRepository":    {s.q.getRepository, []any{"a", "r"}},
+		"blobSize":         {s.q.blobSize, []any{1, "d"}},
+		"accountBlobSize":  {s.q.accountBlobSize, []any{"d", "a"}},
+		"manifestIsChild":  {s.q.manifestIsChild, []any{1, "d", "d"}},
+		"referrers":        {s.q.referrers, []any{1, "d", "", ""}},
+		"listTags":         {s.q.listTags, []any{1, "", 10}},
+		"listRepositories": {s.q.listRepositories, []any{"a", "", 10}},
+		"expiredUploads":   {s.q.expiredUploads, []any{0, 10}},
+	} {
+		rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		text := strings.Join(plan, "; ")
+		if strings.Contains(text, "SCAN") || strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q scans or sorts", name, text)
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	pg := dialect{placeholder: postgresPlaceholder}
+	got := pg.rebind("SELECT a FROM t WHERE b = ? AND c IN (?, ?)")
+	if want := "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"; got != want {
+		t.Errorf("rebind = %q, want %q", got, want)
+	}
+	if q := sqliteDialect().rebind("x = ?"); q != "x = ?" {
+		t.Errorf("sqlite rebind changed %q", q)
+	}
+}
+
+func TestClockInjected(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600))
+	s, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "meta.db"),
+		Options{Clock: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateAccount(context.Background(), accountAt("111111111111")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.GetAccount(context.Background(), "111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.CreatedAt.Equal(at) || a.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt = %v, want %v in UTC", a.CreatedAt, at)
+	}
+}
+
+func accountAt(id string) metastore.Account { return metastore.Account{ID: id} }

@@ -1,0 +1,96 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/berth-registry/berth/internal/metastore"
+)
+
+var blobCases = []testCase{
+	{"LinkAndSize", testBlobLinkAndSize},
+	{"SizeMismatch", testBlobSizeMismatch},
+	{"Unlink", testBlobUnlink},
+	{"AccountBlobSize", testAccountBlobSize},
+}
+
+func testBlobLinkAndSize(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	a := mustRepo(t, s, "111111111111", "a")
+	b := mustRepo(t, s, "111111111111", "b")
+	d := dg("layer")
+	wantErr(t, "BlobSize(never linked)", firstErr(s.BlobSize(ctx, a.ID, d)), metastore.ErrNotFound)
+
+	mustLink(t, s, a.ID, d, 1234)
+	mustLink(t, s, a.ID, d, 1234) // idempotent
+	size, err := s.BlobSize(ctx, a.ID, d)
+	noErr(t, "BlobSize", err)
+	if size != 1234 {
+		t.Errorf("BlobSize = %d, want 1234", size)
+	}
+	// Committed somewhere is not linked here.
+	wantErr(t, "BlobSize(other repo)", firstErr(s.BlobSize(ctx, b.ID, d)), metastore.ErrNotFound)
+	mustLink(t, s, b.ID, d, 1234)
+	noErr(t, "BlobSize(after link)", firstErr(s.BlobSize(ctx, b.ID, d)))
+
+	zero := dg("empty")
+	mustLink(t, s, a.ID, zero, 0)
+	if size, err := s.BlobSize(ctx, a.ID, zero); err != nil || size != 0 {
+		t.Errorf("BlobSize(empty blob) = %d, %v", size, err)
+	}
+	wantErr(t, "LinkBlob(missing repo)", s.LinkBlob(ctx, 424242, d, 1234), metastore.ErrNotFound)
+}
+
+func testBlobSizeMismatch(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	a := mustRepo(t, s, "111111111111", "a")
+	b := mustRepo(t, s, "111111111111", "b")
+	d := dg("layer")
+	mustLink(t, s, a.ID, d, 10)
+	if err := s.LinkBlob(ctx, b.ID, d, 11); err == nil {
+		t.Fatal("LinkBlob with a different size for a known digest succeeded")
+	}
+	wantErr(t, "BlobSize(refused link)", firstErr(s.BlobSize(ctx, b.ID, d)), metastore.ErrNotFound)
+	if size, _ := s.BlobSize(ctx, a.ID, d); size != 10 {
+		t.Errorf("recorded size changed to %d", size)
+	}
+}
+
+func testBlobUnlink(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	a := mustRepo(t, s, "111111111111", "a")
+	b := mustRepo(t, s, "111111111111", "b")
+	d := dg("layer")
+	wantErr(t, "UnlinkBlob(never linked)", s.UnlinkBlob(ctx, a.ID, d), metastore.ErrNotFound)
+	mustLink(t, s, a.ID, d, 5)
+	mustLink(t, s, b.ID, d, 5)
+	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, a.ID, d))
+	wantErr(t, "BlobSize(unlinked)", firstErr(s.BlobSize(ctx, a.ID, d)), metastore.ErrNotFound)
+	wantErr(t, "UnlinkBlob(again)", s.UnlinkBlob(ctx, a.ID, d), metastore.ErrNotFound)
+	noErr(t, "BlobSize(other repo keeps its link)", firstErr(s.BlobSize(ctx, b.ID, d)))
+	// Re-linking after an unlink works and the size is still enforced.
+	mustLink(t, s, a.ID, d, 5)
+	if err := s.LinkBlob(ctx, a.ID, d, 6); err == nil {
+		t.Error("size mismatch accepted after relink")
+	}
+}
+
+func testAccountBlobSize(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	a := mustRepo(t, s, "111111111111", "a")
+	b := mustRepo(t, s, "111111111111", "b")
+	mustRepo(t, s, "222222222222", "x") // another account that has repositories
+	d := dg("layer")
+	wantErr(t, "AccountBlobSize(unknown)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)), metastore.ErrNotFound)
+	mustLink(t, s, b.ID, d, 77)
+	size, err := s.AccountBlobSize(ctx, "111111111111", d)
+	noErr(t, "AccountBlobSize", err)
+	if size != 77 {
+		t.Errorf("AccountBlobSize = %d, want 77", size)
+	}
+	wantErr(t, "AccountBlobSize(other account)", firstErr(s.AccountBlobSize(ctx, "222222222222", d)), metastore.ErrNotFound)
+	mustLink(t, s, a.ID, d, 77)
+	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, b.ID, d))
+	noErr(t, "AccountBlobSize(still linked in a)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)))
+	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, a.ID, d))
+	wantErr(t, "AccountBlobSize(no links left)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)), metastore.ErrNotFound)
+}

@@ -1,0 +1,190 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/metastore"
+)
+
+var uploadCases = []testCase{
+	{"CreateGet", testUploadCreateGet},
+	{"CompareAndSwap", testUploadCAS},
+	{"Delete", testUploadDelete},
+	{"Expired", testUploadExpired},
+	{"ConcurrentCAS", testUploadConcurrentCAS},
+}
+
+func testUploadCreateGet(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	r := mustRepo(t, s, "111111111111", "app")
+	other := mustRepo(t, s, "111111111111", "other")
+	u := metastore.Upload{
+		ID: "0b7c5f0e-uuid", RepositoryID: r.ID, Offset: 42, HashState: []byte{0, 1, 2, 0},
+		Algorithm: "sha256", StoreState: []byte(`{"part":1}`), CreatedAt: time1, UpdatedAt: time2,
+	}
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, u))
+	got, err := s.GetUpload(ctx, r.ID, u.ID)
+	noErr(t, "GetUpload", err)
+	wantUpload(t, got, u)
+	wantTime(t, "CreatedAt", got.CreatedAt, time1)
+	wantTime(t, "UpdatedAt", got.UpdatedAt, time2)
+
+	wantErr(t, "CreateUpload(dup)", s.CreateUpload(ctx, u), metastore.ErrAlreadyExists)
+	wantErr(t, "GetUpload(other repo)", firstErr(s.GetUpload(ctx, other.ID, u.ID)), metastore.ErrNotFound)
+	wantErr(t, "GetUpload(missing)", firstErr(s.GetUpload(ctx, r.ID, "nope")), metastore.ErrNotFound)
+	orphan := metastore.Upload{ID: "orphan", RepositoryID: 424242, Algorithm: "sha256"}
+	wantErr(t, "CreateUpload(missing repo)", s.CreateUpload(ctx, orphan), metastore.ErrNotFound)
+
+	fresh := metastore.Upload{ID: "fresh", RepositoryID: r.ID, Algorithm: "sha512"}
+	noErr(t, "CreateUpload(fresh)", s.CreateUpload(ctx, fresh))
+	got, err = s.GetUpload(ctx, r.ID, "fresh")
+	noErr(t, "GetUpload(fresh)", err)
+	wantRecent(t, "defaulted CreatedAt", got.CreatedAt)
+	wantRecent(t, "defaulted UpdatedAt", got.UpdatedAt)
+	if got.Offset != 0 || len(got.HashState) != 0 || len(got.StoreState) != 0 || got.Algorithm != "sha512" {
+		t.Errorf("fresh upload = %+v", got)
+	}
+}
+
+func wantUpload(t *testing.T, got, want metastore.Upload) {
+	t.Helper()
+	if got.ID != want.ID || got.RepositoryID != want.RepositoryID || got.Offset != want.Offset ||
+		got.Algorithm != want.Algorithm || !bytes.Equal(got.HashState, want.HashState) ||
+		!bytes.Equal(got.StoreState, want.StoreState) {
+		t.Errorf("upload = %+v\nwant     %+v", got, want)
+	}
+}
+
+func testUploadCAS(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	r := mustRepo(t, s, "111111111111", "app")
+	other := mustRepo(t, s, "111111111111", "other")
+	u := metastore.Upload{ID: "u", RepositoryID: r.ID, Algorithm: "sha256", CreatedAt: time1, UpdatedAt: time1}
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, u))
+
+	next := u
+	next.Offset, next.HashState, next.StoreState = 100, []byte("h100"), []byte("s100")
+	noErr(t, "UpdateUpload(0->100)", s.UpdateUpload(ctx, next, 0))
+	got, err := s.GetUpload(ctx, r.ID, "u")
+	noErr(t, "GetUpload", err)
+	wantUpload(t, got, next)
+	wantTime(t, "CreatedAt after update", got.CreatedAt, time1)
+	if !got.UpdatedAt.After(time1) {
+		t.Errorf("UpdatedAt = %v, want refreshed by the update", got.UpdatedAt)
+	}
+
+	stale := u
+	stale.Offset, stale.HashState = 50, []byte("h50")
+	wantErr(t, "UpdateUpload(stale prev)", s.UpdateUpload(ctx, stale, 0), metastore.ErrConflict)
+	if got, _ := s.GetUpload(ctx, r.ID, "u"); got.Offset != 100 || string(got.HashState) != "h100" {
+		t.Errorf("conflicting update wrote %+v", got)
+	}
+	wrongRepo := next
+	wrongRepo.RepositoryID = other.ID
+	wantErr(t, "UpdateUpload(other repo)", s.UpdateUpload(ctx, wrongRepo, 100), metastore.ErrNotFound)
+	gone := next
+	gone.ID = "gone"
+	wantErr(t, "UpdateUpload(missing)", s.UpdateUpload(ctx, gone, 0), metastore.ErrNotFound)
+	// A no-op chunk (same offset) is still a valid swap.
+	noErr(t, "UpdateUpload(100->100)", s.UpdateUpload(ctx, next, 100))
+}
+
+func testUploadDelete(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	r := mustRepo(t, s, "111111111111", "app")
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, metastore.Upload{ID: "u", RepositoryID: r.ID, Algorithm: "sha256"}))
+	noErr(t, "DeleteUpload", s.DeleteUpload(ctx, "u"))
+	wantErr(t, "GetUpload(deleted)", firstErr(s.GetUpload(ctx, r.ID, "u")), metastore.ErrNotFound)
+	noErr(t, "DeleteUpload(again)", s.DeleteUpload(ctx, "u"))
+	noErr(t, "DeleteUpload(never existed)", s.DeleteUpload(ctx, "never"))
+	wantErr(t, "UpdateUpload(deleted)", s.UpdateUpload(ctx, metastore.Upload{ID: "u", RepositoryID: r.ID, Offset: 1}, 0), metastore.ErrNotFound)
+}
+
+func testUploadExpired(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	r := mustRepo(t, s, "111111111111", "app")
+	base := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Created newest first so insertion order is not the answer.
+	for i := 4; i >= 0; i-- {
+		at := base.Add(time.Duration(i) * time.Hour)
+		u := metastore.Upload{ID: fmt.Sprintf("u%d", i), RepositoryID: r.ID, Algorithm: "sha256", CreatedAt: at, UpdatedAt: at}
+		noErr(t, "CreateUpload", s.CreateUpload(ctx, u))
+	}
+	ids := func(before time.Time, limit int) string {
+		t.Helper()
+		us, err := s.ExpiredUploads(ctx, before, limit)
+		noErr(t, "ExpiredUploads", err)
+		out := make([]string, len(us))
+		for i, u := range us {
+			out[i] = u.ID
+		}
+		return fmt.Sprint(out) // compare as text
+	}
+	for _, c := range []struct {
+		before time.Time
+		limit  int
+		want   string
+	}{
+		{base.Add(3 * time.Hour), 10, "[u0 u1 u2]"},      // strictly before
+		{base.Add(3*time.Hour + 1), 10, "[u0 u1 u2 u3]"}, // nanosecond precision
+		{base.Add(10 * time.Hour), 2, "[u0 u1]"},
+		{base, 10, "[]"},
+	} {
+		if got := ids(c.before, c.limit); got != c.want {
+			t.Errorf("ExpiredUploads(%v, %d) = %s, want %s", c.before, c.limit, got, c.want)
+		}
+	}
+	if _, err := s.ExpiredUploads(ctx, base, 0); err == nil {
+		t.Error("ExpiredUploads(limit 0) succeeded, want an error")
+	}
+	// An update makes a session fresh again.
+	u1, err := s.GetUpload(ctx, r.ID, "u1")
+	noErr(t, "GetUpload", err)
+	u1.Offset = 7
+	noErr(t, "UpdateUpload", s.UpdateUpload(ctx, u1, 0))
+	if got := ids(base.Add(10*time.Hour), 10); got != "[u0 u2 u3 u4]" {
+		t.Errorf("after refreshing u1: %s", got)
+	}
+}
+
+// testUploadConcurrentCAS races updaters on the same offset: exactly one
+// wins each round, the others see ErrConflict, and no update is lost.
+func testUploadConcurrentCAS(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	r := mustRepo(t, s, "111111111111", "app")
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, metastore.Upload{ID: "u", RepositoryID: r.ID, Algorithm: "sha256"}))
+	const rounds, racers = 10, 8
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make([]error, racers)
+		for i := range racers {
+			wg.Go(func() {
+				u := metastore.Upload{ID: "u", RepositoryID: r.ID, Offset: int64(round + 1), HashState: []byte{byte(i)}}
+				errs[i] = s.UpdateUpload(ctx, u, int64(round))
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, metastore.ErrConflict):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d updaters won, want exactly 1", round, won)
+		}
+	}
+	got, err := s.GetUpload(ctx, r.ID, "u")
+	noErr(t, "GetUpload", err)
+	if got.Offset != rounds {
+		t.Errorf("offset = %d, want %d", got.Offset, rounds)
+	}
+}
