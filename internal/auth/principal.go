@@ -1,0 +1,53 @@
+// Package auth turns request credentials into a Principal: the account and
+// IAM identity a request acts as. It owns access-key generation and the
+// sealing of secrets at rest. It decides who a caller is, never what the
+// caller may do: that is the policy engine's job.
+package auth
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors the front ends translate into their wire formats.
+var (
+	// ErrUnauthenticated: no credentials, unknown key or wrong secret.
+	ErrUnauthenticated = errors.New("auth: not authenticated")
+	// ErrExpired: a registry password that was valid but has expired.
+	ErrExpired = errors.New("auth: authorization token has expired")
+)
+
+// PrincipalType names the kind of identity, as IAM does in CloudTrail.
+type PrincipalType string
+
+const (
+	TypeRoot      PrincipalType = "Root"
+	TypeIAMUser   PrincipalType = "IAMUser"
+	TypeAnonymous PrincipalType = "Anonymous"
+)
+
+// Principal is the identity a request acts as.
+type Principal struct {
+	Type        PrincipalType
+	AccountID   string
+	UserName    string // empty for the root and anonymous principals
+	AccessKeyID string // the key the request was signed or authenticated with
+}
+
+// ARN is the principal's IAM ARN.
+func (p Principal) ARN() string {
+	switch p.Type {
+	case TypeRoot:
+		return "arn:aws:iam::" + p.AccountID + ":root"
+	case TypeIAMUser:
+		return "arn:aws:iam::" + p.AccountID + ":user/" + p.UserName
+	default:
+		return "*"
+	}
+}
+
+// BasicAuthenticator verifies the username/password pair of an HTTP Basic
+// Authorization header.
+type BasicAuthenticator interface {
+	AuthenticateBasic(ctx context.Context, username, password string) (Principal, error)
+}

@@ -1,0 +1,271 @@
+// Package config holds Berth's typed configuration: defaults, an optional
+// strict YAML file, BERTH_* environment overrides and command-line flags, in
+// that order of precedence (flags win). Only internal/app imports it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `berth serve` can be told.
+type Config struct {
+	// Addr is the listen address for /v2, the ECR API and the console.
+	Addr string `yaml:"addr"`
+	// DataDir holds the SQLite database, filesystem blobs, the secrets key
+	// and the generated root credentials.
+	DataDir string `yaml:"dataDir"`
+	// Region is the one AWS region this deployment serves.
+	Region string `yaml:"region"`
+	// AccountID is the default account (12 digits) created on first start.
+	AccountID string `yaml:"accountId"`
+	// RegistryHost is the host[:port] clients put in image references.
+	// Empty means derived from Addr.
+	RegistryHost string `yaml:"registryHost"`
+	// TLSCert and TLSKey are PEM files; both or neither.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+	// CreateOnPush creates a missing repository on its first push instead of
+	// answering NAME_UNKNOWN (ECR requires CreateRepository first).
+	CreateOnPush bool `yaml:"createOnPush"`
+	// UploadExpiry is how long an idle upload session lives.
+	UploadExpiry time.Duration `yaml:"uploadExpiry"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"logLevel"`
+	// LogFormat is text or json.
+	LogFormat string `yaml:"logFormat"`
+}
+
+// Default returns the embedded defaults: zero configuration works.
+func Default() Config {
+	return Config{
+		Addr:         ":5000",
+		DataDir:      "./berth-data",
+		Region:       "us-east-1",
+		AccountID:    "000000000000",
+		UploadExpiry: 24 * time.Hour,
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+// field binds one setting to its flag and environment variable.
+type field struct {
+	name  string // flag name; env is BERTH_ + upper snake case
+	usage string
+	ptr   any // *string, *bool or *time.Duration inside Config
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{"addr", "listen address", &c.Addr},
+		{"data-dir", "data directory for the embedded database and blobs", &c.DataDir},
+		{"region", "AWS region this deployment serves", &c.Region},
+		{"account-id", "default account id (12 digits)", &c.AccountID},
+		{"registry-host", "host[:port] clients use in image references (default: derived from --addr)", &c.RegistryHost},
+		{"tls-cert", "TLS certificate file (PEM)", &c.TLSCert},
+		{"tls-key", "TLS private key file (PEM)", &c.TLSKey},
+		{"create-on-push", "create missing repositories on first push", &c.CreateOnPush},
+		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
+		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
+		{"log-format", "log format: text or json", &c.LogFormat},
+	}
+}
+
+// EnvName is the environment variable that overrides a flag.
+func EnvName(flagName string) string {
+	return "BERTH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load builds the configuration for args (without the subcommand name):
+// defaults, then --config FILE, then the environment, then flags.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	var file string
+	fs.StringVar(&file, "config", getenv("BERTH_CONFIG"), "YAML configuration file (env BERTH_CONFIG)")
+	// Flags are bound to a scratch copy so we can tell which were set.
+	flagged := cfg
+	for _, f := range flagged.fields() {
+		usage := fmt.Sprintf("%s (env %s)", f.usage, EnvName(f.name))
+		switch p := f.ptr.(type) {
+		case *string:
+			fs.StringVar(p, f.name, *p, usage)
+		case *bool:
+			fs.BoolVar(p, f.name, *p, usage)
+		case *time.Duration:
+			fs.DurationVar(p, f.name, *p, usage)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if file != "" {
+		if err := cfg.loadFile(file); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	dst, src := cfg.fields(), flagged.fields()
+	for i := range dst {
+		if set[dst[i].name] {
+			copyValue(dst[i].ptr, src[i].ptr)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+func copyValue(dst, src any) {
+	switch d := dst.(type) {
+	case *string:
+		*d = *src.(*string)
+	case *bool:
+		*d = *src.(*bool)
+	case *time.Duration:
+		*d = *src.(*time.Duration)
+	}
+}
+
+func (c *Config) loadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	// An empty file decodes to io.EOF: it simply sets nothing.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	for _, f := range c.fields() {
+		name := EnvName(f.name)
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		switch p := f.ptr.(type) {
+		case *string:
+			*p = v
+		case *bool:
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a boolean", name, v)
+			}
+			*p = b
+		case *time.Duration:
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration (e.g. 24h)", name, v)
+			}
+			*p = d
+		}
+	}
+	return nil
+}
+
+// Validate checks the configuration is usable and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port or :port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir must not be empty"))
+	}
+	if !isAccountID(c.AccountID) {
+		errs = append(errs, fmt.Errorf("account-id %q: want exactly 12 digits", c.AccountID))
+	}
+	if !validRegion(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q: want a region name such as us-east-1", c.Region))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls-cert and tls-key must be given together"))
+	}
+	if c.UploadExpiry < time.Second {
+		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log-format %q: want text or json", c.LogFormat))
+	}
+	if c.RegistryHost != "" && strings.ContainsAny(c.RegistryHost, "/ @") {
+		errs = append(errs, fmt.Errorf("registry-host %q: want host[:port] without scheme or path", c.RegistryHost))
+	}
+	return errors.Join(errs...)
+}
+
+// Host returns the registry host clients use: RegistryHost, or one derived
+// from Addr (an unspecified listen host becomes localhost).
+func (c *Config) Host() string {
+	if c.RegistryHost != "" {
+		return c.RegistryHost
+	}
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return c.Addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// URL is the registry's base URL with scheme and no trailing slash.
+func (c *Config) URL() string {
+	if c.TLSCert != "" {
+		return "https://" + c.Host()
+	}
+	return "http://" + c.Host()
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validRegion accepts AWS-shaped region names (letters, digits, hyphens).
+func validRegion(s string) bool {
+	if len(s) < 2 || len(s) > 64 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
