@@ -1,0 +1,78 @@
+// Command berth is a self-hosted container registry that behaves like
+// Amazon ECR. See the README for usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/berth-registry/berth/internal/app"
+	"github.com/berth-registry/berth/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `berth: a self-hosted container registry that behaves like Amazon ECR
+
+Usage:
+  berth serve [flags]     run the registry (berth serve -h lists the flags)
+  berth version           print the version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "berth", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "berth: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("berth serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := config.Load(fs, args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "berth serve: %v\n", err)
+		return 2
+	}
+	log := app.NewLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg, app.Deps{Logger: log, Clock: time.Now, Getenv: os.Getenv, Stdout: stdout})
+	if err != nil {
+		fmt.Fprintf(stderr, "berth serve: %v\n", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "berth serve: %v\n", err)
+		return 1
+	}
+	return 0
+}

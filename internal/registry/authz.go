@@ -1,0 +1,57 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/berth-registry/berth/internal/auth"
+)
+
+// ECR actions that registry operations are authorized as (spec §1.4).
+const (
+	ActionBatchCheckLayerAvailability = "ecr:BatchCheckLayerAvailability"
+	ActionInitiateLayerUpload         = "ecr:InitiateLayerUpload"
+	ActionUploadLayerPart             = "ecr:UploadLayerPart"
+	ActionCompleteLayerUpload         = "ecr:CompleteLayerUpload"
+	ActionPutImage                    = "ecr:PutImage"
+	ActionBatchGetImage               = "ecr:BatchGetImage"
+	ActionGetDownloadURLForLayer      = "ecr:GetDownloadUrlForLayer"
+	ActionListImages                  = "ecr:ListImages"
+	ActionBatchDeleteImage            = "ecr:BatchDeleteImage"
+	ActionDescribeRepositories        = "ecr:DescribeRepositories"
+	ActionCreateRepository            = "ecr:CreateRepository"
+)
+
+// AccessRequest is one authorization question: may Principal perform
+// Action on Resource (an ARN) owned by ResourceAccount?
+type AccessRequest struct {
+	Principal       auth.Principal
+	Action          string
+	Resource        string
+	ResourceAccount string
+}
+
+// Authorizer answers AccessRequests. It returns nil to allow, or an error
+// wrapping ErrDenied with AWS's message shape.
+type Authorizer interface {
+	Authorize(ctx context.Context, req AccessRequest) error
+}
+
+// AccountAuthorizer allows a principal everything inside its own account and
+// nothing elsewhere. It stands until the IAM policy engine replaces it.
+type AccountAuthorizer struct{}
+
+// Authorize implements Authorizer.
+func (AccountAuthorizer) Authorize(_ context.Context, req AccessRequest) error {
+	if req.Principal.Type != auth.TypeAnonymous && req.Principal.AccountID == req.ResourceAccount {
+		return nil
+	}
+	return DeniedError(req, "no resource-based policy allows the "+req.Action+" action")
+}
+
+// DeniedError builds AWS's denial message.
+func DeniedError(req AccessRequest, because string) error {
+	return &Error{Kind: ErrDenied, Message: fmt.Sprintf(
+		"User: %s is not authorized to perform: %s on resource: %s because %s",
+		req.Principal.ARN(), req.Action, req.Resource, because)}
+}

@@ -1,0 +1,139 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blobstore"
+	"github.com/berth-registry/berth/internal/metastore"
+)
+
+// BlobContent is an opened blob: either Body to stream, or RedirectURL
+// when the backend serves the bytes itself.
+type BlobContent struct {
+	Digest      digest.Digest
+	Size        int64
+	Body        blobstore.Blob // nil when RedirectURL is set
+	RedirectURL string
+}
+
+// blobSize authorizes action and returns the size of a blob linked to r.
+func (s *Service) blobSize(ctx context.Context, who auth.Principal, action string, r RepoRef, dgst string) (digest.Digest, int64, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return "", 0, err
+	}
+	repo, err := s.repository(ctx, who, action, r, false)
+	if err != nil {
+		return "", 0, err
+	}
+	size, err := s.meta.BlobSize(ctx, repo.ID, d)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return "", 0, &Error{Kind: ErrBlobUnknown, Message: fmt.Sprintf("blob %s not found in repository %s", d, r.Name),
+			Detail: map[string]string{"digest": d.String()}}
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("look up blob: %w", err)
+	}
+	return d, size, nil
+}
+
+// StatBlob returns a blob's size if it exists in r.
+func (s *Service) StatBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string) (digest.Digest, int64, error) {
+	return s.blobSize(ctx, who, ActionBatchCheckLayerAvailability, r, dgst)
+}
+
+// OpenBlob opens a blob of r for download; the caller closes Body.
+// allowRedirect lets backends that can serve bytes themselves answer with a URL.
+func (s *Service) OpenBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string, allowRedirect bool) (BlobContent, error) {
+	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst)
+	if err != nil {
+		return BlobContent{}, err
+	}
+	if rd, ok := s.blobs.(blobstore.Redirector); ok && allowRedirect {
+		u, err := rd.RedirectURL(ctx, d)
+		if err != nil {
+			return BlobContent{}, fmt.Errorf("redirect blob: %w", err)
+		}
+		return BlobContent{Digest: d, Size: size, RedirectURL: u}, nil
+	}
+	b, err := s.blobs.Open(ctx, d)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		// Linked in SQL but absent from storage: the store lost data.
+		s.log.ErrorContext(ctx, "linked blob missing from blob store", "digest", d)
+		return BlobContent{}, fmt.Errorf("blob %s missing from storage: %w", d, err)
+	}
+	if err != nil {
+		return BlobContent{}, fmt.Errorf("open blob: %w", err)
+	}
+	return BlobContent{Digest: d, Size: size, Body: b}, nil
+}
+
+// DeleteBlob removes a blob from r. The bytes are reclaimed later by
+// garbage collection once no repository links them.
+func (s *Service) DeleteBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string) error {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return err
+	}
+	repo, err := s.repository(ctx, who, ActionBatchDeleteImage, r, false)
+	if err != nil {
+		return err
+	}
+	err = s.meta.UnlinkBlob(ctx, repo.ID, d)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return &Error{Kind: ErrBlobUnknown, Message: fmt.Sprintf("blob %s not found in repository %s", d, r.Name),
+			Detail: map[string]string{"digest": d.String()}}
+	}
+	return err
+}
+
+// MountBlob links blob dgst into target without copying bytes. With from,
+// the blob must exist in from and the caller must be allowed to read it;
+// without from, any repository of the target's account that holds it
+// serves. It reports false (and no error) when the blob cannot be mounted,
+// in which case the client uploads it instead.
+func (s *Service) MountBlob(ctx context.Context, who auth.Principal, target RepoRef, from *RepoRef, dgst string) (bool, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return false, err
+	}
+	repo, err := s.repository(ctx, who, ActionInitiateLayerUpload, target, true)
+	if err != nil {
+		return false, err
+	}
+	size, ok, err := s.mountSource(ctx, who, target, from, d)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := s.meta.LinkBlob(ctx, repo.ID, d, size); err != nil {
+		return false, fmt.Errorf("link mounted blob: %w", err)
+	}
+	return true, nil
+}
+
+// mountSource finds the size of d where the caller may mount it from.
+// Denials and absences are not errors: they mean "upload instead", and
+// reveal nothing about repositories the caller cannot read.
+func (s *Service) mountSource(ctx context.Context, who auth.Principal, target RepoRef, from *RepoRef, d digest.Digest) (int64, bool, error) {
+	var size int64
+	var err error
+	if from == nil {
+		size, err = s.meta.AccountBlobSize(ctx, target.AccountID, d)
+	} else {
+		_, size, err = s.blobSize(ctx, who, ActionGetDownloadURLForLayer, *from, d.String())
+	}
+	var de *Error
+	switch {
+	case err == nil:
+		return size, true, nil
+	case errors.Is(err, metastore.ErrNotFound), errors.As(err, &de):
+		return 0, false, nil
+	default:
+		return 0, false, err
+	}
+}

@@ -1,0 +1,61 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Domain error kinds. Front ends map them to wire codes (OCI error codes,
+// ECR exceptions) with errors.Is; the service never knows an HTTP status.
+var (
+	ErrNameInvalid         = errors.New("repository name invalid")
+	ErrNameUnknown         = errors.New("repository not found")
+	ErrBlobUnknown         = errors.New("blob not found")
+	ErrUploadUnknown       = errors.New("upload not found")
+	ErrUploadInvalid       = errors.New("upload invalid")
+	ErrRangeInvalid        = errors.New("upload range invalid")
+	ErrDigestInvalid       = errors.New("digest invalid")
+	ErrSizeInvalid         = errors.New("size invalid")
+	ErrManifestInvalid     = errors.New("manifest invalid")
+	ErrManifestUnknown     = errors.New("manifest not found")
+	ErrManifestBlobUnknown = errors.New("manifest references unknown blob")
+	ErrManifestReferenced  = errors.New("manifest referenced by an index")
+	ErrTagInvalid          = errors.New("tag invalid")
+	ErrUnsupported         = errors.New("unsupported")
+	ErrDenied              = errors.New("access denied")
+	ErrPaginationInvalid   = errors.New("pagination invalid")
+)
+
+// Error is a domain error with a message meant for the user and optional
+// structured detail. errors.Is(err, Kind) holds.
+type Error struct {
+	Kind    error
+	Message string
+	Detail  any
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+func errorf(kind error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Message returns the user-facing message of err: the Error's own message,
+// or the kind's text for other errors.
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// Detail returns the structured detail of err, if any.
+func Detail(err error) any {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Detail
+	}
+	return nil
+}

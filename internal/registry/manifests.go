@@ -1,0 +1,252 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/metastore"
+	"github.com/berth-registry/berth/internal/oci"
+)
+
+// MaxPageSize bounds every listing page (ECR's maxResults ceiling).
+const MaxPageSize = 1000
+
+// PutManifestResult says what a manifest push stored.
+type PutManifestResult struct {
+	Digest  digest.Digest
+	Subject digest.Digest // empty when the manifest has no subject
+}
+
+// PutManifest stores a manifest pushed to reference (a tag or a digest),
+// also tagging it with extraTags. Everything it references must already be
+// in the repository.
+func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef, reference, contentType string, body []byte, extraTags []string) (PutManifestResult, error) {
+	if err := validateName(r); err != nil {
+		return PutManifestResult{}, err
+	}
+	alg := digest.Canonical
+	var tags []string
+	var want digest.Digest
+	if oci.IsDigest(reference) {
+		d, err := parseDigest(reference)
+		if err != nil {
+			return PutManifestResult{}, err
+		}
+		want, alg = d, d.Algorithm()
+	} else {
+		tags = append(tags, reference)
+	}
+	tags = append(tags, extraTags...)
+	for _, t := range tags {
+		if err := oci.ValidateTag(t); err != nil {
+			return PutManifestResult{}, &Error{Kind: ErrTagInvalid, Message: err.Error(), Detail: map[string]string{"tag": t}}
+		}
+	}
+	repo, err := s.repository(ctx, who, ActionPutImage, r, true)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	m, err := oci.ParseManifest(contentType, body)
+	if err != nil {
+		return PutManifestResult{}, errorf(ErrManifestInvalid, "%s", err.Error())
+	}
+	d := alg.FromBytes(body)
+	if want != "" && d != want {
+		return PutManifestResult{}, digestMismatch(want, d)
+	}
+	rec, refs, err := s.manifestRecord(ctx, repo.ID, m, d, body)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	if err := s.meta.PutManifest(ctx, rec, refs, tags); err != nil {
+		return PutManifestResult{}, missingReference(err)
+	}
+	return PutManifestResult{Digest: d, Subject: rec.Subject}, nil
+}
+
+// manifestRecord builds the stored record and its references.
+func (s *Service) manifestRecord(ctx context.Context, repoID int64, m *oci.Manifest, d digest.Digest, body []byte) (metastore.Manifest, []metastore.Reference, error) {
+	rec := metastore.Manifest{
+		RepositoryID: repoID, Digest: d, MediaType: m.MediaType, ArtifactType: m.ArtifactType,
+		Annotations: m.Annotations, Size: int64(len(body)), Body: body, ImageSize: m.ImageSize(), PushedAt: s.now(),
+	}
+	if m.Subject != nil {
+		rec.Subject = m.Subject.Digest
+	}
+	var refs []metastore.Reference
+	for _, b := range m.BlobReferences() {
+		refs = append(refs, metastore.Reference{Kind: metastore.RefBlob, Digest: b})
+	}
+	for _, c := range m.ChildManifests() {
+		refs = append(refs, metastore.Reference{Kind: metastore.RefManifest, Digest: c})
+		child, err := s.meta.GetManifest(ctx, repoID, c)
+		if errors.Is(err, metastore.ErrNotFound) {
+			return rec, nil, missingReference(&metastore.MissingReferenceError{Kind: metastore.RefManifest, Digest: c})
+		}
+		if err != nil {
+			return rec, nil, fmt.Errorf("get child manifest: %w", err)
+		}
+		rec.ImageSize = max(rec.ImageSize, child.ImageSize) // ECR: an index's size is its largest child's
+	}
+	return rec, refs, nil
+}
+
+func missingReference(err error) error {
+	var mr *metastore.MissingReferenceError
+	if !errors.As(err, &mr) {
+		return fmt.Errorf("store manifest: %w", err)
+	}
+	what := "blob"
+	if mr.Kind == metastore.RefManifest {
+		what = "manifest"
+	}
+	return &Error{Kind: ErrManifestBlobUnknown,
+		Message: fmt.Sprintf("the manifest references %s %s, which does not exist in this repository; push it first", what, mr.Digest),
+		Detail:  map[string]string{"digest": mr.Digest.String()}}
+}
+
+// GetManifest returns the manifest reference (tag or digest) names in r.
+func (s *Service) GetManifest(ctx context.Context, who auth.Principal, r RepoRef, reference string) (metastore.Manifest, error) {
+	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
+	if err != nil {
+		return metastore.Manifest{}, err
+	}
+	var m metastore.Manifest
+	if oci.IsDigest(reference) {
+		d, perr := parseDigest(reference)
+		if perr != nil {
+			return metastore.Manifest{}, perr
+		}
+		m, err = s.meta.GetManifest(ctx, repo.ID, d)
+	} else {
+		if terr := oci.ValidateTag(reference); terr != nil {
+			return metastore.Manifest{}, &Error{Kind: ErrTagInvalid, Message: terr.Error()}
+		}
+		m, err = s.meta.GetManifestByTag(ctx, repo.ID, reference)
+	}
+	if errors.Is(err, metastore.ErrNotFound) {
+		return metastore.Manifest{}, &Error{Kind: ErrManifestUnknown, Message: "Requested image not found",
+			Detail: map[string]string{"reference": reference}}
+	}
+	if err != nil {
+		return metastore.Manifest{}, fmt.Errorf("get manifest: %w", err)
+	}
+	return m, nil
+}
+
+// DeleteManifest deletes by digest (the image and all its tags) or by tag
+// (that tag only).
+func (s *Service) DeleteManifest(ctx context.Context, who auth.Principal, r RepoRef, reference string) error {
+	repo, err := s.repository(ctx, who, ActionBatchDeleteImage, r, false)
+	if err != nil {
+		return err
+	}
+	if oci.IsDigest(reference) {
+		d, perr := parseDigest(reference)
+		if perr != nil {
+			return perr
+		}
+		err = s.meta.DeleteManifest(ctx, repo.ID, d)
+	} else {
+		if terr := oci.ValidateTag(reference); terr != nil {
+			return &Error{Kind: ErrTagInvalid, Message: terr.Error()}
+		}
+		err = s.meta.DeleteTag(ctx, repo.ID, reference)
+	}
+	switch {
+	case errors.Is(err, metastore.ErrNotFound):
+		return &Error{Kind: ErrManifestUnknown, Message: "Requested image not found",
+			Detail: map[string]string{"reference": reference}}
+	case errors.Is(err, metastore.ErrReferenced):
+		return errorf(ErrManifestReferenced,
+			"manifest %s is referenced by an image index in this repository; delete the index first", reference)
+	case err != nil:
+		return fmt.Errorf("delete manifest: %w", err)
+	}
+	return nil
+}
+
+// checkPage validates a page size.
+func checkPage(n int) error {
+	if n < 0 || n > MaxPageSize {
+		return errorf(ErrPaginationInvalid, "n must be between 0 and %d", MaxPageSize)
+	}
+	return nil
+}
+
+// ListTags returns up to n tag names after last, and whether more follow.
+func (s *Service) ListTags(ctx context.Context, who auth.Principal, r RepoRef, last string, n int) ([]string, bool, error) {
+	if err := checkPage(n); err != nil {
+		return nil, false, err
+	}
+	repo, err := s.repository(ctx, who, ActionListImages, r, false)
+	if err != nil || n == 0 {
+		return []string{}, false, err
+	}
+	tags, err := s.meta.ListTags(ctx, repo.ID, metastore.Page{Last: last, Limit: n + 1})
+	if err != nil {
+		return nil, false, fmt.Errorf("list tags: %w", err)
+	}
+	names := make([]string, 0, min(len(tags), n))
+	for i := 0; i < len(tags) && i < n; i++ {
+		names = append(names, tags[i].Name)
+	}
+	return names, len(tags) > n, nil
+}
+
+// Catalog lists up to n repository names of an account after last that
+// the caller may describe, and whether more may follow.
+func (s *Service) Catalog(ctx context.Context, who auth.Principal, accountID, last string, n int) ([]string, bool, error) {
+	if err := checkPage(n); err != nil {
+		return nil, false, err
+	}
+	names := []string{}
+	for len(names) < n {
+		repos, err := s.meta.ListRepositories(ctx, accountID, metastore.Page{Last: last, Limit: n + 1})
+		if err != nil {
+			return nil, false, fmt.Errorf("list repositories: %w", err)
+		}
+		for _, repo := range repos {
+			last = repo.Name
+			ref := RepoRef{AccountID: accountID, Name: repo.Name}
+			if s.authorize(ctx, who, ActionDescribeRepositories, ref) != nil {
+				continue
+			}
+			if len(names) == n {
+				return names, true, nil
+			}
+			names = append(names, repo.Name)
+		}
+		if len(repos) <= n {
+			return names, false, nil
+		}
+	}
+	return names, true, nil
+}
+
+// Referrers lists the manifests in r whose subject is dgst, optionally only
+// those of artifactType, as OCI descriptors.
+func (s *Service) Referrers(ctx context.Context, who auth.Principal, r RepoRef, dgst, artifactType string) ([]oci.Descriptor, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := s.meta.Referrers(ctx, repo.ID, d, artifactType)
+	if err != nil {
+		return nil, fmt.Errorf("list referrers: %w", err)
+	}
+	out := make([]oci.Descriptor, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, oci.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size,
+			ArtifactType: m.ArtifactType, Annotations: m.Annotations})
+	}
+	return out, nil
+}
