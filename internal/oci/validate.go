@@ -11,10 +11,10 @@ import (
 //
 // It checks what a registry relies on (schema version, config and layer descriptors, the
 // subject) and no more: image-spec rules a registry does not act on, such as "artifactType MUST
-// be set when config is the empty descriptor" or "layers SHOULD have at least one entry", are left to
-// clients, because rejecting what other registries store breaks copying between them. For the
-// same reason a missing or null "layers" is read as no layers (Go clients marshal a nil slice as
-// null).
+// be set when config is the empty descriptor" or "layers SHOULD have at least one entry", are
+// left to clients, because rejecting what other registries store breaks copying between them.
+// For the same reason a missing or null "layers" is read as no layers (Go clients marshal a nil
+// slice as null).
 func parseImage(mediaType string, w *wireManifest) (*Manifest, error) {
 	if err := checkSchemaVersion(w.SchemaVersion, 2, mediaType); err != nil {
 		return nil, err

@@ -1,0 +1,166 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func load(t *testing.T, args []string, e map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return Load(fs, args, env(e))
+}
+
+func TestDefaultsNeedNoConfiguration(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg != Default() {
+		t.Fatalf("got %+v, want defaults %+v", cfg, Default())
+	}
+	if got := cfg.Host(); got != "localhost:5000" {
+		t.Errorf("Host() = %q, want localhost:5000", got)
+	}
+	if got := cfg.URL(); got != "http://localhost:5000" {
+		t.Errorf("URL() = %q", got)
+	}
+}
+
+func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	yaml := "addr: \":6000\"\nregion: eu-west-1\naccountId: \"111111111111\"\ncreateOnPush: true\nuploadExpiry: 2h\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1"},
+		map[string]string{"BERTH_ACCOUNT_ID": "222222222222", "BERTH_REGION": "us-west-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"addr (file)", cfg.Addr, ":6000"},
+		{"region (flag beats env and file)", cfg.Region, "ap-south-1"},
+		{"account (env beats file)", cfg.AccountID, "222222222222"},
+		{"data dir (default)", cfg.DataDir, "./berth-data"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !cfg.CreateOnPush || cfg.UploadExpiry != 2*time.Hour {
+		t.Errorf("file booleans/durations not applied: %+v", cfg)
+	}
+}
+
+func TestConfigFileFromEnvironment(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(file, []byte("logFormat: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, nil, map[string]string{"BERTH_CONFIG": file})
+	if err != nil || cfg.LogFormat != "json" {
+		t.Fatalf("cfg=%+v err=%v", cfg, err)
+	}
+}
+
+func TestEmptyConfigFileSetsNothing(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, []string{"--config", file}, nil)
+	if err != nil || cfg != Default() {
+		t.Fatalf("cfg=%+v err=%v", cfg, err)
+	}
+}
+
+func TestInvalidConfigurationIsExplained(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "unknown.yaml")
+	if err := os.WriteFile(unknown, []byte("adress: \":1\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown yaml key", []string{"--config", unknown}, nil, "adress"},
+		{"missing file", []string{"--config", filepath.Join(dir, "nope.yaml")}, nil, "config file"},
+		{"short account", []string{"--account-id", "123"}, nil, "account-id"},
+		{"letters in account", []string{"--account-id", "12345678901a"}, nil, "12 digits"},
+		{"bad region", []string{"--region", "US East"}, nil, "region"},
+		{"bad addr", []string{"--addr", "5000"}, nil, "addr"},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "tls-cert and tls-key"},
+		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
+		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},
+		{"bad format", []string{"--log-format", "xml"}, nil, "log-format"},
+		{"host with scheme", []string{"--registry-host", "https://x"}, nil, "registry-host"},
+		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
+		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},
+		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := load(t, c.args, c.env)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestHostDerivation(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ addr, host, tls, want string }{
+		{":5000", "", "", "http://localhost:5000"},
+		{"0.0.0.0:80", "", "", "http://localhost:80"},
+		{"[::]:5000", "", "", "http://localhost:5000"},
+		{"127.0.0.1:5001", "", "", "http://127.0.0.1:5001"},
+		{":5000", "registry.example.com", "c.pem", "https://registry.example.com"},
+	}
+	for _, c := range cases {
+		cfg := Default()
+		cfg.Addr, cfg.RegistryHost, cfg.TLSCert = c.addr, c.host, c.tls
+		if got := cfg.URL(); got != c.want {
+			t.Errorf("addr %q host %q: URL() = %q, want %q", c.addr, c.host, got, c.want)
+		}
+	}
+}
+
+func TestEveryFieldHasFlagAndEnv(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	if _, err := Load(fs, nil, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	for _, f := range c.fields() {
+		if fs.Lookup(f.name) == nil {
+			t.Errorf("field %s has no flag", f.name)
+		}
+		if !strings.HasPrefix(EnvName(f.name), "BERTH_") {
+			t.Errorf("env name %s", EnvName(f.name))
+		}
+	}
+	if EnvName("data-dir") != "BERTH_DATA_DIR" {
+		t.Errorf("EnvName(data-dir) = %s", EnvName("data-dir"))
+	}
+}
