@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -64,6 +65,13 @@ type Store interface {
 	ReadUpload(ctx context.Context, st UploadState, size int64) (io.ReadCloser, error)
 	// AbortUpload discards an upload; aborting a missing upload is not an error.
 	AbortUpload(ctx context.Context, st UploadState) error
+}
+
+// StaleUploadSweeper is an optional ability: a backend whose uploads can
+// outlive their metadata (a crash between creating an upload and recording
+// it) removes uploads untouched since before, and says how many it removed.
+type StaleUploadSweeper interface {
+	RemoveStaleUploads(ctx context.Context, before time.Time) (int, error)
 }
 
 // Redirector is an optional ability: a backend that can hand clients a

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
@@ -271,9 +272,28 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 }
 
 // ExpireUploads removes upload sessions idle for longer than UploadExpiry,
-// with their bytes, and reports how many it removed.
+// with their bytes, and reports how many it removed. Backends that can hold
+// upload bytes with no session (after a crash) are swept too, an hour later
+// than sessions expire so a session is always expired before its bytes go.
 func (s *Service) ExpireUploads(ctx context.Context) (int, error) {
 	before := s.now().Add(-s.opts.UploadExpiry)
+	removed, err := s.expireSessions(ctx, before)
+	if err != nil {
+		return removed, err
+	}
+	if sw, ok := s.blobs.(blobstore.StaleUploadSweeper); ok {
+		n, err := sw.RemoveStaleUploads(ctx, before.Add(-time.Hour))
+		if err != nil {
+			return removed, fmt.Errorf("sweep stale uploads: %w", err)
+		}
+		if n > 0 {
+			s.log.InfoContext(ctx, "removed upload bytes without a session", "count", n)
+		}
+	}
+	return removed, nil
+}
+
+func (s *Service) expireSessions(ctx context.Context, before time.Time) (int, error) {
 	removed := 0
 	for {
 		batch, err := s.meta.ExpiredUploads(ctx, before, 100)

@@ -34,7 +34,9 @@ const (
 var _ blobstore.Store = (*Store)(nil)
 
 // Store is a blobstore.Store on a local directory tree. It is safe for
-// concurrent use, also by several processes sharing the root.
+// concurrent use, also by several processes sharing the root, except that
+// one upload must be driven by one caller at a time: two appends racing at
+// the same offset would interleave their bytes in the one file.
 type Store struct {
 	layout layout
 	bufs   sync.Pool // *[]byte of cfg.bufferSize, shared by all appends
