@@ -37,8 +37,12 @@ type Blob interface {
 	io.ReadSeekCloser
 }
 
-// Store is the blob port. All methods are safe for concurrent use; a single
-// upload is driven by one caller at a time (the service serializes them).
+// Store is the blob port. All methods are safe for concurrent use, also on
+// one upload: the service serializes an upload's calls on one node only, so
+// two nodes holding the same recorded state may append at its offset at
+// once. Each such append returns its own state, and reading or committing
+// a state yields exactly the bytes of the appends that produced it,
+// whichever of them the caller records (blobtest checks this).
 type Store interface {
 	// Stat returns the size of a committed blob, or ErrNotFound.
 	Stat(ctx context.Context, d digest.Digest) (int64, error)

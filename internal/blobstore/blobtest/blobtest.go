@@ -38,6 +38,7 @@ func cases() []testCase {
 	all = append(all, readCases()...)
 	all = append(all, uploadCases()...)
 	all = append(all, concurrencyCases()...)
+	all = append(all, forkCases()...)
 	return all
 }
 

@@ -94,7 +94,30 @@ func TestCrashSafety(t *testing.T) {
 		}
 		_ = cmd.Wait()
 		n := checkAllBlobsIntact(t, root)
+		checkOnlyUploadsLeft(t, root)
 		t.Logf("round %d: %d intact blobs", round, n)
+	}
+}
+
+// checkOnlyUploadsLeft checks that what a killed writer leaves under
+// uploads/ is upload directories of segments, nothing else, all of which
+// RemoveStaleUploads recognizes and removes.
+func checkOnlyUploadsLeft(t *testing.T, root string) {
+	t.Helper()
+	for _, f := range files(t, filepath.Join(root, "uploads")) {
+		if !segmentFile.MatchString("uploads/" + f) {
+			t.Fatalf("stray file uploads/%s", f)
+		}
+	}
+	s, err := fsblob.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RemoveStaleUploads(t.Context(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := uploadEntries(t, root); len(got) != 0 {
+		t.Fatalf("uploads/ after sweeping everything: %v", got)
 	}
 }
 

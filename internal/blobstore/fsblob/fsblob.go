@@ -1,11 +1,11 @@
 // Package fsblob keeps blobs in a local filesystem directory.
 //
 // Crash safety is the point of this package: a blob becomes visible only by
-// rename(2) of an upload file whose bytes were fsynced first, and every
-// directory entry a commit depends on is fsynced too, so a crash at any
-// moment leaves either no file or the complete file under a blob path.
-// Appends are not fsynced (that would cost one flush per PATCH); the commit
-// flushes everything once. See paths.go for the layout.
+// rename(2) of an upload segment whose bytes were fsynced first, and every
+// directory entry under blobs/ a commit depends on is fsynced too, so a
+// crash at any moment leaves either no file or the complete file under a
+// blob path. Appends are not fsynced (that would cost one flush per PATCH);
+// the commit flushes everything once. See paths.go for the layout.
 package fsblob
 
 import (
@@ -34,9 +34,10 @@ const (
 var _ blobstore.Store = (*Store)(nil)
 
 // Store is a blobstore.Store on a local directory tree. It is safe for
-// concurrent use, also by several processes sharing the root, except that
-// one upload must be driven by one caller at a time: two appends racing at
-// the same offset would interleave their bytes in the one file.
+// concurrent use, also by several processes sharing the root, without any
+// lock: appends racing from one state of an upload write separate segment
+// files and each return their own state, and a commit claims the file it
+// extends by rename(2) before touching it (see paths.go and CommitUpload).
 type Store struct {
 	layout layout
 	bufs   sync.Pool // *[]byte of cfg.bufferSize, shared by all appends

@@ -9,10 +9,19 @@ package fsblob
 //	      <first two hex>/             shard, keeps directories small
 //	        <hex>                      the blob's bytes, nothing else
 //	  uploads/                         uploads in progress
-//	    <id>                           one file per upload; id is a UUID
+//	    <id>/                          one directory per upload; id is a UUID
+//	      <16 hex>                     one segment per append, named at random
+//
+// An upload's bytes are the concatenation of the segments its state lists,
+// each cut to the size the state records. An append never writes into an
+// existing file: it creates a new segment (O_EXCL), so two appends racing
+// from one state (two nodes, one loses the compare-and-swap on the offset)
+// write disjoint files, and whichever state the caller records describes
+// exactly its own bytes. Segments no recorded state lists are garbage; the
+// commit or abort that releases the upload removes its whole directory.
 //
 // A file appears under blobs/ only by rename(2) of a fully written and
-// fsynced upload file, and uploads/ lives under the same root, so the rename
+// fsynced segment, and uploads/ lives under the same root, so the rename
 // never crosses a filesystem and a crash never leaves a partial blob. Both
 // trees must therefore be on one filesystem; do not mount blobs/ separately.
 //
@@ -20,6 +29,8 @@ package fsblob
 // has just created it, and there are at most 256 per algorithm.
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -37,8 +48,12 @@ const (
 	uploadsDirName = "uploads"
 )
 
-// errInvalidUploadID reports an upload id that is not a canonical UUID.
-var errInvalidUploadID = errors.New("fsblob: invalid upload id")
+var (
+	// errInvalidUploadID reports an upload id that is not a canonical UUID.
+	errInvalidUploadID = errors.New("fsblob: invalid upload id")
+	// errInvalidSegmentName reports a segment name this store did not make.
+	errInvalidSegmentName = errors.New("fsblob: invalid segment name")
+)
 
 // layout turns keys into paths under one root.
 type layout struct {
@@ -50,7 +65,7 @@ func (l layout) blobsDir() string {
 	return filepath.Join(l.root, blobsDirName)
 }
 
-// uploadsDir holds one file per upload in progress.
+// uploadsDir holds one directory per upload in progress.
 func (l layout) uploadsDir() string {
 	return filepath.Join(l.root, uploadsDirName)
 }
@@ -75,14 +90,52 @@ func (l layout) blobPath(d digest.Digest) (string, error) {
 	return filepath.Join(l.blobDir(d), d.Encoded()), nil
 }
 
-// uploadPath is where the upload id keeps its bytes. Only canonical
-// lowercase UUIDs are accepted, so an id can never contain a separator or
-// "..": the path stays inside uploads/.
-func (l layout) uploadPath(id string) (string, error) {
+// uploadDir is the directory that holds the segments of upload id. Only
+// canonical lowercase UUIDs are accepted, so an id can never contain a
+// separator or "..": the path stays inside uploads/.
+func (l layout) uploadDir(id string) (string, error) {
 	if !validUploadID(id) {
 		return "", fmt.Errorf("%w: %q", errInvalidUploadID, id)
 	}
 	return filepath.Join(l.uploadsDir(), id), nil
+}
+
+// segmentPath is where one segment of upload id lives. The name must be
+// exactly segmentNameLen lowercase hex digits, so it too stays in place.
+func (l layout) segmentPath(id, name string) (string, error) {
+	dir, err := l.uploadDir(id)
+	if err != nil {
+		return "", err
+	}
+	if !validSegmentName(name) {
+		return "", fmt.Errorf("%w: %q", errInvalidSegmentName, name)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// segmentNameLen is the length of a segment name: 64 random bits in hex.
+const segmentNameLen = 16
+
+// newSegmentName returns a fresh random segment name. Creation uses O_EXCL,
+// so a collision (one in 2^64 per pair) fails instead of sharing a file.
+func newSegmentName() string {
+	var b [segmentNameLen / 2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// validSegmentName reports whether name is segmentNameLen lowercase hex
+// digits, the only names segments get.
+func validSegmentName(name string) bool {
+	if len(name) != segmentNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // validUploadID reports whether id has the form
