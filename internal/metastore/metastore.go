@@ -1,5 +1,7 @@
 // Package metastore defines Berth's persistence port for metadata: accounts,
-// access keys, repositories, blob links, manifests, tags and upload sessions.
+// access keys, repositories, blob links, manifests, tags, upload sessions,
+// and the ECR control plane's images, repository and registry settings,
+// policies and signing keys (ecr.go).
 //
 // Metadata lives only here (SQL), never in the blob store. Every method is a
 // single transaction; multi-step invariants (a manifest and its tags and
@@ -90,6 +92,26 @@ type Manifest struct {
 	PushedAt  time.Time
 }
 
+// PutOptions adjusts PutManifest.
+type PutOptions struct {
+	// Immutable reports whether a tag is immutable; nil means none is.
+	Immutable func(tag string) bool
+}
+
+// ErrTagExists reports an immutable tag that already exists.
+var ErrTagExists = errors.New("metastore: immutable tag exists")
+
+// TagExistsError names the immutable tag that blocked a push.
+type TagExistsError struct {
+	Tag    string
+	Digest digest.Digest // what the tag points to
+}
+
+func (e *TagExistsError) Error() string { return "metastore: immutable tag " + e.Tag + " exists" }
+
+// Is makes errors.Is(err, ErrTagExists) hold.
+func (e *TagExistsError) Is(target error) bool { return target == ErrTagExists }
+
 // Reference is one descriptor a manifest points to.
 type Reference struct {
 	Kind   RefKind
@@ -113,6 +135,10 @@ type Upload struct {
 	StoreState   []byte // blobstore.UploadState
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// Part bookkeeping for ECR's layer-part rules, computed by the caller.
+	Parts        int   // appends recorded
+	LastPartSize int64 // size of the last recorded append
+	SmallPart    bool  // a part other than the last was below the minimum
 }
 
 // Page bounds a listing: entries strictly after Last (in byte order), at
@@ -176,8 +202,12 @@ type ManifestStore interface {
 	// PushedAt and moves the tags.
 	// On a re-put the stored row (PushedAt, body, annotations) is kept as is;
 	// each tag's UpdatedAt is set to now; a zero PushedAt defaults to now;
-	// ErrNotFound when the repository does not exist.
-	PutManifest(ctx context.Context, m Manifest, refs []Reference, tags []string) error
+	// ErrNotFound when the repository does not exist. A tag that
+	// opts.Immutable reports as immutable may not exist yet, not even
+	// pointing at m: *TagExistsError and no change. The check runs inside
+	// the transaction, so of concurrent pushes to one new immutable tag
+	// exactly one succeeds.
+	PutManifest(ctx context.Context, m Manifest, refs []Reference, tags []string, opts PutOptions) error
 	GetManifest(ctx context.Context, repoID int64, d digest.Digest) (Manifest, error)
 	// ResolveTag returns the digest a tag points to, or ErrNotFound.
 	ResolveTag(ctx context.Context, repoID int64, tag string) (digest.Digest, error)
@@ -206,6 +236,10 @@ type UploadStore interface {
 	// UpdatedAt with the store's clock (u.UpdatedAt is ignored).
 	UpdateUpload(ctx context.Context, u Upload, prevOffset int64) error
 	DeleteUpload(ctx context.Context, id string) error
+	// FinishUpload links blob d (of size) to the repository and deletes the
+	// upload session in one transaction, so a completed upload costs one
+	// commit. A session already gone is not an error.
+	FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64) error
 	// ExpiredUploads lists uploads not updated since before, at most limit
 	// (positive), oldest first. CreateUpload sets zero CreatedAt/UpdatedAt to
 	// the store's clock; DeleteUpload of a missing session is not an error.
@@ -219,6 +253,10 @@ type Store interface {
 	BlobIndex
 	ManifestStore
 	UploadStore
+	ImageStore
+	RepositorySettingsStore
+	RegistrySettingsStore
+	SigningKeyStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

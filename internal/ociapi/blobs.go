@@ -2,6 +2,7 @@ package ociapi
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ func chunkRange(r *http.Request) (start, length int64, ok bool) {
 		return -1, r.ContentLength, true
 	}
 	s, e, ok := parseContentRange(cr)
-	if !ok || (r.ContentLength >= 0 && e-s+1 != r.ContentLength) {
+	if !ok || e == math.MaxInt64 || (r.ContentLength >= 0 && e-s+1 != r.ContentLength) {
 		return 0, 0, false
 	}
 	return s, e - s + 1, true

@@ -78,6 +78,8 @@ var codeOf = []struct {
 	{registry.ErrManifestBlobUnknown, codeManifestBlobUnknown},
 	{registry.ErrManifestReferenced, codeDenied},
 	{registry.ErrTagInvalid, codeTagInvalid},
+	{registry.ErrTagImmutable, codeTagInvalid},
+	{registry.ErrLimitExceeded, codeBlobUploadInvalid},
 	{registry.ErrUnsupported, codeUnsupported},
 	{registry.ErrDenied, codeDenied},
 	{registry.ErrPaginationInvalid, codePaginationInvalid},

@@ -6,6 +6,7 @@ package ociapi
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -94,10 +95,19 @@ func (h *Handler) account(r *http.Request, rt route) string {
 		return rt.account
 	}
 	if label, rest, ok := strings.Cut(r.Host, "."); ok && oci.IsAccountID(label) &&
-		h.opts.RegistryHost != "" && strings.EqualFold(rest, h.opts.RegistryHost) {
+		h.opts.RegistryHost != "" && strings.EqualFold(hostname(rest), hostname(h.opts.RegistryHost)) {
 		return label
 	}
 	return h.opts.DefaultAccount
+}
+
+// hostname drops a port: clients reach the registry through proxies and
+// default ports, so the host name alone identifies it.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 // authenticate requires Basic credentials on every request.

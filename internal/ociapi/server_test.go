@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -22,6 +23,11 @@ import (
 )
 
 const registryHost = "registry.test"
+
+var (
+	ctx  = context.Background()
+	root = rt.Root(rt.Account)
+)
 
 // Principals a request can act as.
 const (
@@ -396,5 +402,24 @@ func TestHeadHasNoBody(t *testing.T) {
 				t.Errorf("Docker-Distribution-Api-Version = %q", got)
 			}
 		})
+	}
+}
+
+// TestInternalError: a failing store answers 500 UNKNOWN without leaking
+// the cause, and a database failure during authentication is not a 401.
+func TestInternalError(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, registry.Options{})
+	s.CloseMeta(t)
+	for _, q := range []req{
+		{method: http.MethodGet, path: "/v2/app/tags/list"},
+		{method: http.MethodGet, path: "/v2/app/tags/list", as: asToken},
+	} {
+		resp, body := s.do(t, q)
+		msg, detail := wantError(t, resp, body, http.StatusInternalServerError, "UNKNOWN")
+		if strings.Contains(strings.ToLower(msg), "sql") || detail != nil {
+			t.Errorf("internal error leaks its cause: %s", body)
+		}
+		wantHeaders(t, resp, map[string]string{"WWW-Authenticate": ""})
 	}
 }

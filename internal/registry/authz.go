@@ -55,3 +55,10 @@ func DeniedError(req AccessRequest, because string) error {
 		"User: %s is not authorized to perform: %s on resource: %s because %s",
 		req.Principal.ARN(), req.Action, req.Resource, because)}
 }
+
+// AuthorizeRegistry authorizes an action that has no repository resource
+// (GetAuthorizationToken, DescribeRegistry, registry policy and settings):
+// the resource is "*" in the account, as in IAM's ECR action table.
+func (s *Service) AuthorizeRegistry(ctx context.Context, who auth.Principal, action, accountID string) error {
+	return s.authz.Authorize(ctx, AccessRequest{Principal: who, Action: action, Resource: "*", ResourceAccount: accountID})
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/registry"
 	rt "github.com/berth-registry/berth/internal/registry/registrytest"
 )
@@ -33,6 +34,17 @@ func TestBlobReadAndDelete(t *testing.T) {
 	b.Body.Close()
 	if err != nil || string(data) != string(content) || b.Size != size || b.Digest != d || b.RedirectURL != "" {
 		t.Fatalf("OpenBlob = %+v, %q, %v", b, data, err)
+	}
+
+	// A blob linked in SQL but lost from storage is an internal error, not
+	// an unknown blob.
+	lost := e.PutBlob(t, root, repo, []byte("lost"))
+	if err := e.Blobs.Delete(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Service.OpenBlob(ctx, root, repo, lost.String(), false)
+	if err == nil || errors.Is(err, registry.ErrBlobUnknown) || !errors.Is(err, blobstore.ErrNotFound) {
+		t.Errorf("OpenBlob of a lost blob err = %v, want an internal error wrapping blobstore.ErrNotFound", err)
 	}
 
 	// Another repository of the account does not see the blob.

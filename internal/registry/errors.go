@@ -19,11 +19,28 @@ var (
 	ErrManifestInvalid     = errors.New("manifest invalid")
 	ErrManifestUnknown     = errors.New("manifest not found")
 	ErrManifestBlobUnknown = errors.New("manifest references unknown blob")
-	ErrManifestReferenced  = errors.New("manifest referenced by an index")
-	ErrTagInvalid          = errors.New("tag invalid")
-	ErrUnsupported         = errors.New("unsupported")
-	ErrDenied              = errors.New("access denied")
-	ErrPaginationInvalid   = errors.New("pagination invalid")
+	// ErrManifestChildUnknown is an index child that is not in the
+	// repository; it is also an ErrManifestBlobUnknown.
+	ErrManifestChildUnknown = fmt.Errorf("%w: unknown child manifest", ErrManifestBlobUnknown)
+	ErrManifestReferenced   = errors.New("manifest referenced by an index")
+	ErrTagInvalid           = errors.New("tag invalid")
+	ErrUnsupported          = errors.New("unsupported")
+	ErrDenied               = errors.New("access denied")
+	ErrPaginationInvalid    = errors.New("pagination invalid")
+
+	ErrRepositoryExists         = errors.New("repository already exists")
+	ErrRepositoryNotEmpty       = errors.New("repository not empty")
+	ErrRepositoryPolicyNotFound = errors.New("repository policy not found")
+	ErrRegistryPolicyNotFound   = errors.New("registry policy not found")
+	ErrImageExists              = errors.New("image already exists")
+	ErrTagImmutable             = errors.New("tag is immutable")
+	ErrInvalidParameter         = errors.New("invalid parameter")
+	ErrInvalidTagParameter      = errors.New("invalid resource tag")
+	ErrTooManyTags              = errors.New("too many resource tags")
+	ErrLimitExceeded            = errors.New("limit exceeded")
+	ErrEmptyUpload              = errors.New("upload is empty")
+	ErrLayerExists              = errors.New("layer already exists")
+	ErrLayerPartTooSmall        = errors.New("layer part too small")
 )
 
 // Error is a domain error with a message meant for the user and optional

@@ -17,8 +17,9 @@ const MaxPageSize = 1000
 
 // PutManifestResult says what a manifest push stored.
 type PutManifestResult struct {
-	Digest  digest.Digest
-	Subject digest.Digest // empty when the manifest has no subject
+	Digest    digest.Digest
+	MediaType string
+	Subject   digest.Digest // empty when the manifest has no subject
 }
 
 // PutManifest stores a manifest pushed to reference (a tag or a digest),
@@ -46,8 +47,7 @@ func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef
 			return PutManifestResult{}, &Error{Kind: ErrTagInvalid, Message: err.Error(), Detail: map[string]string{"tag": t}}
 		}
 	}
-	repo, err := s.repository(ctx, who, ActionPutImage, r, true)
-	if err != nil {
+	if err := s.authorize(ctx, who, ActionPutImage, r); err != nil {
 		return PutManifestResult{}, err
 	}
 	m, err := oci.ParseManifest(contentType, body)
@@ -58,14 +58,36 @@ func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef
 	if want != "" && d != want {
 		return PutManifestResult{}, digestMismatch(want, d)
 	}
+	repo, exists, err := s.pushTarget(ctx, who, ActionPutImage, r)
+	if err != nil {
+		return PutManifestResult{}, err
+	}
+	if !exists {
+		// A repository created now holds nothing, so a manifest that
+		// references anything is refused before creating it.
+		if refs := append(m.BlobReferences(), m.ChildManifests()...); len(refs) > 0 {
+			kind := metastore.RefBlob
+			if len(m.BlobReferences()) == 0 {
+				kind = metastore.RefManifest
+			}
+			return PutManifestResult{}, missingReference(&metastore.MissingReferenceError{Kind: kind, Digest: refs[0]})
+		}
+		if repo, err = s.repository(ctx, who, ActionPutImage, r, true); err != nil {
+			return PutManifestResult{}, err
+		}
+	}
 	rec, refs, err := s.manifestRecord(ctx, repo.ID, m, d, body)
 	if err != nil {
 		return PutManifestResult{}, err
 	}
-	if err := s.meta.PutManifest(ctx, rec, refs, tags); err != nil {
+	if err := s.meta.PutManifest(ctx, rec, refs, tags, putOptions(repo)); err != nil {
+		var te *metastore.TagExistsError
+		if errors.As(err, &te) {
+			return PutManifestResult{}, tagImmutable(te.Tag, r)
+		}
 		return PutManifestResult{}, missingReference(err)
 	}
-	return PutManifestResult{Digest: d, Subject: rec.Subject}, nil
+	return PutManifestResult{Digest: d, MediaType: rec.MediaType, Subject: rec.Subject}, nil
 }
 
 // manifestRecord builds the stored record and its references.
@@ -95,16 +117,30 @@ func (s *Service) manifestRecord(ctx context.Context, repoID int64, m *oci.Manif
 	return rec, refs, nil
 }
 
+// putOptions applies the repository's tag mutability.
+func putOptions(repo metastore.Repository) metastore.PutOptions {
+	if repo.ImageTagMutability == Immutable {
+		return metastore.PutOptions{Immutable: func(string) bool { return true }}
+	}
+	return metastore.PutOptions{}
+}
+
+func tagImmutable(tag string, r RepoRef) error {
+	return &Error{Kind: ErrTagImmutable, Message: fmt.Sprintf("The image tag '%s' already exists in the '%s' repository "+
+		"and cannot be overwritten because the repository is immutable.", tag, r.Name),
+		Detail: map[string]string{"tag": tag}}
+}
+
 func missingReference(err error) error {
 	var mr *metastore.MissingReferenceError
 	if !errors.As(err, &mr) {
 		return fmt.Errorf("store manifest: %w", err)
 	}
-	what := "blob"
+	what, kind := "blob", ErrManifestBlobUnknown
 	if mr.Kind == metastore.RefManifest {
-		what = "manifest"
+		what, kind = "manifest", ErrManifestChildUnknown
 	}
-	return &Error{Kind: ErrManifestBlobUnknown,
+	return &Error{Kind: kind,
 		Message: fmt.Sprintf("the manifest references %s %s, which does not exist in this repository; push it first", what, mr.Digest),
 		Detail:  map[string]string{"digest": mr.Digest.String()}}
 }
@@ -201,8 +237,8 @@ func (s *Service) ListTags(ctx context.Context, who auth.Principal, r RepoRef, l
 // Catalog lists up to n repository names of an account after last that
 // the caller may describe, and whether more may follow.
 func (s *Service) Catalog(ctx context.Context, who auth.Principal, accountID, last string, n int) ([]string, bool, error) {
-	if err := checkPage(n); err != nil {
-		return nil, false, err
+	if err := checkPage(n); err != nil || n == 0 {
+		return []string{}, false, err
 	}
 	names := []string{}
 	for len(names) < n {

@@ -43,8 +43,10 @@ func TestPutManifest(t *testing.T) {
 	t.Parallel()
 	body := image.JSON()
 	d := digest.FromBytes(body)
+	d512 := digest.SHA512.FromBytes(body)
 	tests := []struct {
 		name      string
+		want      digest.Digest // the stored digest when not d
 		reference string
 		extra     []string
 		body      []byte
@@ -54,6 +56,7 @@ func TestPutManifest(t *testing.T) {
 	}{
 		{name: "by tag", reference: "v1", body: body, tags: []string{"v1"}},
 		{name: "by digest", reference: d.String(), body: body},
+		{name: "by sha512 digest", want: d512, reference: d512.String(), extra: []string{"v512"}, body: body, tags: []string{"v512"}},
 		{name: "by digest with tags", reference: d.String(), extra: []string{"a", "b"}, body: body, tags: []string{"a", "b"}},
 		{name: "by tag with tags", reference: "v1", extra: []string{"latest"}, body: body, tags: []string{"v1", "latest"}},
 		{name: "digest mismatch", reference: digest.FromString("x").String(), body: body, kind: registry.ErrDigestInvalid},
@@ -77,6 +80,10 @@ func TestPutManifest(t *testing.T) {
 					t.Fatalf("manifest stored after a failed push")
 				}
 				return
+			}
+			d := d
+			if tc.want != "" {
+				d = tc.want
 			}
 			if err != nil || res.Digest != d || res.Subject != "" {
 				t.Fatalf("PutManifest = %+v, %v; want digest %s", res, err, d)

@@ -35,6 +35,9 @@ type Options struct {
 	UploadExpiry time.Duration
 	// MaxBlobSize bounds one blob (ECR: 52,000 MiB).
 	MaxBlobSize int64
+	// RepositoryCacheTTL is how long read paths trust a repository they
+	// looked up; zero disables the cache.
+	RepositoryCacheTTL time.Duration
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.
@@ -49,6 +52,7 @@ type Service struct {
 	now    func() time.Time
 	opts   Options
 	uplock stripedLock
+	repos  *repoCache
 }
 
 // New builds a Service.
@@ -71,8 +75,8 @@ func New(o Options) (*Service, error) {
 	if o.MaxBlobSize <= 0 {
 		o.MaxBlobSize = DefaultMaxBlobSize
 	}
-	return &Service{meta: o.Meta, blobs: o.Blobs, authz: o.Authorizer, log: o.Logger, now: o.Clock, opts: o},
-		nil
+	return &Service{meta: o.Meta, blobs: o.Blobs, authz: o.Authorizer, log: o.Logger, now: o.Clock, opts: o,
+		repos: &repoCache{ttl: o.RepositoryCacheTTL, now: o.Clock, max: 10000}}, nil
 }
 
 // RepoRef names a repository: an account and a repository name.
@@ -111,8 +115,17 @@ func (s *Service) repository(ctx context.Context, who auth.Principal, action str
 	if err := s.authorize(ctx, who, action, r); err != nil {
 		return metastore.Repository{}, err
 	}
+	cacheable := readActions[action] && !create
+	if cacheable {
+		if repo, ok := s.repos.get(r); ok {
+			return repo, nil
+		}
+	}
 	repo, err := s.meta.GetRepository(ctx, r.AccountID, r.Name)
 	if err == nil {
+		if cacheable {
+			s.repos.put(r, repo)
+		}
 		return repo, nil
 	}
 	if !errors.Is(err, metastore.ErrNotFound) {
@@ -137,6 +150,22 @@ func (s *Service) repository(ctx context.Context, who auth.Principal, action str
 	}
 	s.log.InfoContext(ctx, "repository created on push", "account", r.AccountID, "repository", r.Name)
 	return repo, nil
+}
+
+// pushTarget finds the repository a push goes to without creating it:
+// found, or missing but creatable on push (exists false, no error), or
+// NAME_UNKNOWN with the hint for creating it.
+func (s *Service) pushTarget(ctx context.Context, who auth.Principal, action string, r RepoRef) (metastore.Repository, bool, error) {
+	repo, err := s.repository(ctx, who, action, r, false)
+	switch {
+	case err == nil:
+		return repo, true, nil
+	case errors.Is(err, ErrNameUnknown) && s.opts.CreateOnPush:
+		return repo, false, nil
+	case errors.Is(err, ErrNameUnknown):
+		return repo, false, s.nameUnknown(r, true)
+	}
+	return repo, false, err
 }
 
 func (s *Service) nameUnknown(r RepoRef, push bool) error {

@@ -18,6 +18,14 @@ import (
 	"github.com/berth-registry/berth/internal/oci"
 )
 
+// ECR's layer-part quotas (spec §3.3).
+const (
+	// MinLayerPartSize is the least size of every layer part but the last.
+	MinLayerPartSize = 5 << 20
+	// MaxUploadParts bounds the appends to one upload.
+	MaxUploadParts = 4200
+)
+
 // UploadStatus is what a client may know about an upload session.
 type UploadStatus struct {
 	ID     string
@@ -92,17 +100,22 @@ func (s *Service) AppendUpload(ctx context.Context, who auth.Principal, r RepoRe
 	if start >= 0 && start != u.Offset {
 		return UploadStatus{ID: id, Offset: u.Offset}, rangeMismatch(start, u.Offset)
 	}
-	if err := s.appendTo(ctx, &u, length, body); err != nil {
+	if err := s.appendTo(ctx, &u, length, body, true); err != nil {
 		return UploadStatus{ID: id, Offset: u.Offset}, err
 	}
 	return UploadStatus{ID: id, Offset: u.Offset}, nil
 }
 
 // appendTo streams body into the upload, hashing in the same pass, and
-// records the new offset and hash state. On failure u is unchanged.
-func (s *Service) appendTo(ctx context.Context, u *metastore.Upload, length int64, body io.Reader) error {
+// with record stores the new offset and hash state; a final chunk that the
+// same request completes is not recorded (the session ends with it). On
+// failure u is unchanged.
+func (s *Service) appendTo(ctx context.Context, u *metastore.Upload, length int64, body io.Reader, record bool) error {
 	if length >= 0 && u.Offset+length > s.opts.MaxBlobSize {
 		return errorf(ErrSizeInvalid, "blob would exceed the maximum size of %d bytes", s.opts.MaxBlobSize)
+	}
+	if u.Parts >= MaxUploadParts {
+		return errorf(ErrLimitExceeded, "the upload already has %d parts, the most one upload may have", MaxUploadParts)
 	}
 	h, err := unmarshalHash(digest.Algorithm(u.Algorithm), u.HashState)
 	if err != nil {
@@ -126,6 +139,13 @@ func (s *Service) appendTo(ctx context.Context, u *metastore.Upload, length int6
 	}
 	next := *u
 	next.Offset, next.HashState, next.StoreState, next.UpdatedAt = u.Offset+n, state, st, s.now()
+	// A part followed by another was not the last: remember if it was small.
+	next.SmallPart = u.SmallPart || u.Parts > 0 && u.LastPartSize < MinLayerPartSize
+	next.Parts, next.LastPartSize = u.Parts+1, n
+	if !record {
+		*u = next
+		return nil
+	}
 	if err := s.meta.UpdateUpload(ctx, next, u.Offset); err != nil {
 		if errors.Is(err, metastore.ErrConflict) {
 			return errorf(ErrRangeInvalid, "upload %s was modified concurrently", u.ID)
@@ -154,7 +174,7 @@ func (s *Service) CompleteUpload(ctx context.Context, who auth.Principal, r Repo
 		return "", rangeMismatch(start, u.Offset)
 	}
 	if length != 0 {
-		if err := s.appendTo(ctx, &u, length, body); err != nil {
+		if err := s.appendTo(ctx, &u, length, body, false); err != nil {
 			return "", err
 		}
 	}
@@ -166,11 +186,13 @@ func (s *Service) CompleteUpload(ctx context.Context, who auth.Principal, r Repo
 		s.discardUpload(ctx, u)
 		return "", digestMismatch(want, got)
 	}
-	if err := s.commitBlob(ctx, u.RepositoryID, u.StoreState, u.Offset, want); err != nil {
-		return "", err
+	// The bytes become durable first; the link (with the session's end)
+	// is written only then, so a visible blob is always complete.
+	if err := s.blobs.CommitUpload(ctx, u.StoreState, u.Offset, want); err != nil {
+		return "", fmt.Errorf("commit blob: %w", err)
 	}
-	if err := s.meta.DeleteUpload(ctx, u.ID); err != nil {
-		s.log.WarnContext(ctx, "delete completed upload", "upload", u.ID, "err", err)
+	if err := s.meta.FinishUpload(ctx, u.ID, u.RepositoryID, want, u.Offset); err != nil {
+		return "", fmt.Errorf("link blob: %w", err)
 	}
 	return want, nil
 }
@@ -237,11 +259,15 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 	if err != nil {
 		return "", err
 	}
-	repo, err := s.repository(ctx, who, ActionInitiateLayerUpload, r, true)
-	if err != nil {
+	if err := validateName(r); err != nil {
 		return "", err
 	}
-	if err := s.authorize(ctx, who, ActionCompleteLayerUpload, r); err != nil {
+	for _, action := range []string{ActionInitiateLayerUpload, ActionCompleteLayerUpload} {
+		if err := s.authorize(ctx, who, action, r); err != nil {
+			return "", err
+		}
+	}
+	if _, _, err := s.pushTarget(ctx, who, ActionInitiateLayerUpload, r); err != nil {
 		return "", err
 	}
 	if length > s.opts.MaxBlobSize {
@@ -263,6 +289,10 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 		err = errorf(ErrSizeInvalid, "received %d bytes but Content-Length was %d", n, length)
 	case digest.NewDigest(want.Algorithm(), h) != want:
 		err = digestMismatch(want, digest.NewDigest(want.Algorithm(), h))
+	}
+	var repo metastore.Repository
+	if err == nil { // only a verified blob may create a repository on push
+		repo, err = s.repository(ctx, who, ActionInitiateLayerUpload, r, true)
 	}
 	if err != nil {
 		_ = s.blobs.AbortUpload(ctx, st)

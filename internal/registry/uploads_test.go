@@ -363,6 +363,20 @@ func TestConcurrentAppendsOneNode(t *testing.T) {
 	}
 }
 
+// TestEmptyUpload completes a session that never received a byte.
+func TestEmptyUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, registry.Options{})
+	id := start(t, e.Service)
+	want := digest.FromBytes(nil)
+	if got, err := e.Service.CompleteUpload(ctx, root, repo, id, want.String(), -1, 0, nil); err != nil || got != want {
+		t.Fatalf("CompleteUpload = %s, %v; want %s", got, err, want)
+	}
+	if _, size, err := e.Service.StatBlob(ctx, root, repo, want.String()); err != nil || size != 0 {
+		t.Fatalf("StatBlob = %d, %v", size, err)
+	}
+}
+
 func TestCancelUpload(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, registry.Options{})
@@ -399,6 +413,7 @@ func TestPutBlob(t *testing.T) {
 		{"sha512", 0, sha512d, int64(len(content)), content, nil},
 		{"unknown length", 0, digest.FromBytes(content), -1, content, nil},
 		{"exactly the limit", int64(len(content)), digest.FromBytes(content), -1, content, nil},
+		{"empty blob", 0, digest.FromBytes(nil), 0, []byte{}, nil},
 		{"wrong digest", 0, digest.FromString("else"), int64(len(content)), content, registry.ErrDigestInvalid},
 		{"malformed digest", 0, "sha256:xyz", int64(len(content)), content, registry.ErrDigestInvalid},
 		{"unsupported digest", 0, "md5:d41d8cd98f00b204e9800998ecf8427e", int64(len(content)), content, registry.ErrDigestInvalid},

@@ -42,7 +42,7 @@ func (s *Store) CreateAccessKey(ctx context.Context, k metastore.AccessKey) erro
 
 // GetAccessKey returns the key or ErrNotFound.
 func (s *Store) GetAccessKey(ctx context.Context, id string) (metastore.AccessKey, error) {
-	k, err := scanAccessKey(s.reader.QueryRowContext(ctx, s.q.getAccessKey, id))
+	k, err := scanAccessKey(s.rs.getAccessKey.QueryRowContext(ctx, id))
 	return k, s.fail("get access key", err)
 }
 
@@ -94,6 +94,12 @@ type querier interface {
 // queryAll runs query and scans every row with scan.
 func queryAll[T any](ctx context.Context, db querier, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
+	return collect(rows, err, scan)
+}
+
+// collect scans every row of the result (rows, err) of a query, such as a
+// prepared statement's, with scan.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -15,22 +15,26 @@ import (
 // repository does not exist.
 func (s *Store) LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error {
 	return s.write(ctx, "link blob", func(ctx context.Context, tx *sql.Tx) error {
-		var known int64
-		err := tx.QueryRowContext(ctx, s.q.blobSizeAny, d.String()).Scan(&known)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case known != size:
-			return fmt.Errorf("blob %s: size %d differs from recorded size %d", d, size, known)
-		}
-		now := nanos(s.now())
-		if _, err := tx.ExecContext(ctx, s.q.insertBlob, d.String(), size, now); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q.linkBlob, repoID, d.String(), now)
-		return err
+		return s.linkBlob(ctx, tx, repoID, d, size)
 	})
+}
+
+func (s *Store) linkBlob(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, size int64) error {
+	var known int64
+	err := tx.QueryRowContext(ctx, s.q.blobSizeAny, d.String()).Scan(&known)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case known != size:
+		return fmt.Errorf("blob %s: size %d differs from recorded size %d", d, size, known)
+	}
+	now := nanos(s.now())
+	if _, err := tx.ExecContext(ctx, s.q.insertBlob, d.String(), size, now); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q.linkBlob, repoID, d.String(), now)
+	return err
 }
 
 // BlobSize returns the size of d if it is linked to the repository, else

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -40,7 +41,8 @@ type committer struct {
 	stop chan struct{}
 	done chan struct{}
 	// commits counts transactions committed, for tests and metrics.
-	commits atomic.Int64
+	commits   atomic.Int64
+	closeOnce sync.Once
 }
 
 func newCommitter(db *sql.DB, opts *sql.TxOptions) *committer {
@@ -66,12 +68,24 @@ func (c *committer) submit(ctx context.Context, op string, fn func(ctx context.C
 		return ctx.Err()
 	}
 	// Once queued the write may commit; wait for the outcome rather than
-	// report a cancellation for a write that in fact happened.
-	return <-r.done
+	// report a cancellation for a write that in fact happened. A write
+	// queued as the committer stopped gets no answer from it: errClosed.
+	select {
+	case err := <-r.done:
+		return err
+	case <-c.done:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
+// close stops the committer; closing twice is harmless.
 func (c *committer) close() {
-	close(c.stop)
+	c.closeOnce.Do(func() { close(c.stop) })
 	<-c.done
 }
 

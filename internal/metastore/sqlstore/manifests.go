@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -16,7 +17,7 @@ import (
 // returned as a *metastore.MissingReferenceError and nothing is written.
 // Re-putting a stored digest keeps the stored row (first PushedAt, body) and
 // only moves the tags. ErrNotFound when the repository does not exist.
-func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []metastore.Reference, tags []string) error {
+func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []metastore.Reference, tags []string, opts metastore.PutOptions) error {
 	now := s.now()
 	if m.PushedAt.IsZero() {
 		m.PushedAt = now
@@ -44,6 +45,16 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 			}
 		}
 		for _, t := range tags {
+			if opts.Immutable != nil && opts.Immutable(t) {
+				var cur string
+				err := tx.QueryRowContext(ctx, s.q.resolveTag, m.RepositoryID, t).Scan(&cur)
+				if err == nil {
+					return &metastore.TagExistsError{Tag: t, Digest: digest.Digest(cur)}
+				}
+				if !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, s.q.upsertTag, m.RepositoryID, t, m.Digest.String(), nanos(now)); err != nil {
 				return err
 			}

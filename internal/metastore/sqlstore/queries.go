@@ -14,7 +14,16 @@ const (
 	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key"
 	manifestCols   = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at"
 	manifestColsM  = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body, m.image_size, m.pushed_at"
-	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at"
+	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at, parts, last_part_size, small_part"
+	signingKeyCols = "id, secret_ciphertext, created_at"
+	// imageColsM are a manifest's Image columns (never the body) and its tag
+	// names joined by ',' in no particular order (scanImage splits and sorts
+	// them). ',' cannot occur in a tag: tags match
+	// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, checked by the caller (package oci).
+	imageColsM = "m.digest, m.media_type, m.artifact_type, m.subject_digest, m.size, m.image_size, m.pushed_at," +
+		" (SELECT string_agg(t.name, ',') FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)"
+	// isTaggedM is true when manifest m has a tag.
+	isTaggedM = "EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)"
 )
 
 // queries holds every statement, rendered once for the store's dialect.
@@ -31,7 +40,18 @@ type queries struct {
 	deleteManifest, deleteTag, listTags, referrers             string
 	insertUpload, getUpload, updateUpload, uploadOffset        string
 	deleteUpload, expiredUploads                               string
+	listImagesAny, listImagesTagged, listImagesUntagged        string
+	updateRepositorySettings, listResourceTags                 string
+	upsertResourceTag, deleteResourceTag, countResourceTags    string
+	getRepositoryPolicy, setRepositoryPolicy                   string
+	deleteRepositoryPolicy                                     string
+	getRegistryPolicy, putRegistryPolicy, deleteRegistryPolicy string
+	getAccountSetting, putAccountSetting                       string
+	insertSigningKey, listSigningKeys, deleteSigningKeysBefore string
 	migrationApplied, insertMigration, listMigrations          string
+	// getImagesPrefix is GetImages's query up to "IN (": the store appends
+	// one placeholder per digest and ")" and rebinds the whole at run time.
+	getImagesPrefix string
 }
 
 func newQueries(d dialect) queries {
@@ -74,11 +94,34 @@ func newQueries(d dialect) queries {
 			" AND (? = '' OR artifact_type = ?) ORDER BY digest",
 
 		getUpload: "SELECT " + uploadCols + " FROM uploads WHERE repository_id = ? AND id = ?",
-		updateUpload: "UPDATE uploads SET byte_offset = ?, hash_state = ?, store_state = ?, updated_at = ?" +
-			" WHERE repository_id = ? AND id = ? AND byte_offset = ?",
+		updateUpload: "UPDATE uploads SET byte_offset = ?, hash_state = ?, store_state = ?, updated_at = ?," +
+			" parts = ?, last_part_size = ?, small_part = ? WHERE repository_id = ? AND id = ? AND byte_offset = ?",
 		uploadOffset:   "SELECT byte_offset FROM uploads WHERE repository_id = ? AND id = ?",
 		deleteUpload:   "DELETE FROM uploads WHERE id = ?",
 		expiredUploads: "SELECT " + uploadCols + " FROM uploads WHERE updated_at < ? ORDER BY updated_at, id LIMIT ?",
+
+		listImagesAny: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
+			" ORDER BY m.digest LIMIT ?",
+		listImagesTagged: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
+			" AND " + isTaggedM + " ORDER BY m.digest LIMIT ?",
+		listImagesUntagged: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
+			" AND NOT " + isTaggedM + " ORDER BY m.digest LIMIT ?",
+		getImagesPrefix: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest IN (",
+
+		updateRepositorySettings: "UPDATE repositories SET image_tag_mutability = ?, scan_on_push = ? WHERE id = ?",
+		// One row of NULLs for a repository without tags, none for a missing one.
+		listResourceTags: "SELECT t.key, t.value FROM repositories r LEFT JOIN repository_resource_tags t" +
+			" ON t.repository_id = r.id WHERE r.id = ? ORDER BY t.key",
+		deleteResourceTag:      "DELETE FROM repository_resource_tags WHERE repository_id = ? AND key = ?",
+		countResourceTags:      "SELECT count(*) FROM repository_resource_tags WHERE repository_id = ?",
+		getRepositoryPolicy:    "SELECT policy_text FROM repository_policies WHERE repository_id = ?",
+		deleteRepositoryPolicy: "DELETE FROM repository_policies WHERE repository_id = ? RETURNING policy_text",
+		getRegistryPolicy:      "SELECT policy_text FROM registry_policies WHERE account_id = ?",
+		deleteRegistryPolicy:   "DELETE FROM registry_policies WHERE account_id = ? RETURNING policy_text",
+		getAccountSetting:      "SELECT value FROM account_settings WHERE account_id = ? AND name = ?",
+
+		listSigningKeys:         "SELECT " + signingKeyCols + " FROM signing_keys ORDER BY created_at DESC, id DESC",
+		deleteSigningKeysBefore: "DELETE FROM signing_keys WHERE created_at < ?",
 
 		migrationApplied: "SELECT 1 FROM schema_migrations WHERE version = ?",
 		insertMigration:  "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -96,7 +139,16 @@ func newQueries(d dialect) queries {
 	q.upsertTag = d.upsert("tags", []string{"repository_id", "name", "digest", "updated_at"},
 		[]string{"repository_id", "name"}, []string{"digest", "updated_at"})
 	q.insertUpload = insertSQL("uploads", []string{"id", "repository_id", "byte_offset", "hash_state", "algorithm",
-		"store_state", "created_at", "updated_at"})
+		"store_state", "created_at", "updated_at", "parts", "last_part_size", "small_part"})
+	q.upsertResourceTag = d.upsert("repository_resource_tags", []string{"repository_id", "key", "value"},
+		[]string{"repository_id", "key"}, []string{"value"})
+	q.setRepositoryPolicy = d.upsert("repository_policies", []string{"repository_id", "policy_text", "updated_at"},
+		[]string{"repository_id"}, []string{"policy_text", "updated_at"})
+	q.putRegistryPolicy = d.upsert("registry_policies", []string{"account_id", "policy_text", "updated_at"},
+		[]string{"account_id"}, []string{"policy_text", "updated_at"})
+	q.putAccountSetting = d.upsert("account_settings", []string{"account_id", "name", "value"},
+		[]string{"account_id", "name"}, []string{"value"})
+	q.insertSigningKey = insertSQL("signing_keys", []string{"id", "secret_ciphertext", "created_at"})
 	q.rebind(d)
 	return q
 }
@@ -112,21 +164,29 @@ func (q *queries) rebind(d dialect) {
 		&q.getManifest, &q.getManifestByTag, &q.resolveTag, &q.manifestIsChild, &q.deleteManifest,
 		&q.deleteTag, &q.listTags, &q.referrers, &q.insertUpload, &q.getUpload, &q.updateUpload,
 		&q.uploadOffset, &q.deleteUpload, &q.expiredUploads, &q.migrationApplied, &q.insertMigration,
-		&q.listMigrations,
+		&q.listMigrations, &q.listImagesAny, &q.listImagesTagged, &q.listImagesUntagged,
+		&q.updateRepositorySettings, &q.listResourceTags, &q.upsertResourceTag, &q.deleteResourceTag,
+		&q.countResourceTags, &q.getRepositoryPolicy, &q.setRepositoryPolicy, &q.deleteRepositoryPolicy,
+		&q.getRegistryPolicy, &q.putRegistryPolicy, &q.deleteRegistryPolicy, &q.getAccountSetting,
+		&q.putAccountSetting, &q.insertSigningKey, &q.listSigningKeys, &q.deleteSigningKeysBefore,
 	} {
 		*p = d.rebind(*p)
 	}
 }
 
 // readStmts are the reader pool's prepared statements for the hot paths:
-// every registry request resolves its repository, and pulls resolve
-// manifests and blobs.
+// every registry request resolves its repository, pulls resolve manifests
+// and blobs, and the console and ECR clients page through images.
 type readStmts struct {
-	getRepository    *sql.Stmt
-	getManifest      *sql.Stmt
-	getManifestByTag *sql.Stmt
-	resolveTag       *sql.Stmt
-	blobSize         *sql.Stmt
+	getAccessKey       *sql.Stmt
+	getRepository      *sql.Stmt
+	getManifest        *sql.Stmt
+	getManifestByTag   *sql.Stmt
+	resolveTag         *sql.Stmt
+	blobSize           *sql.Stmt
+	listImagesAny      *sql.Stmt
+	listImagesTagged   *sql.Stmt
+	listImagesUntagged *sql.Stmt
 }
 
 func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, error) {
@@ -135,11 +195,15 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 		stmt **sql.Stmt
 		sql  string
 	}{
+		{&rs.getAccessKey, q.getAccessKey},
 		{&rs.getRepository, q.getRepository},
 		{&rs.getManifest, q.getManifest},
 		{&rs.getManifestByTag, q.getManifestByTag},
 		{&rs.resolveTag, q.resolveTag},
 		{&rs.blobSize, q.blobSize},
+		{&rs.listImagesAny, q.listImagesAny},
+		{&rs.listImagesTagged, q.listImagesTagged},
+		{&rs.listImagesUntagged, q.listImagesUntagged},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -153,7 +217,8 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 
 func (rs readStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{rs.getRepository, rs.getManifest, rs.getManifestByTag, rs.resolveTag, rs.blobSize} {
+	for _, st := range []*sql.Stmt{rs.getAccessKey, rs.getRepository, rs.getManifest, rs.getManifestByTag, rs.resolveTag, rs.blobSize,
+		rs.listImagesAny, rs.listImagesTagged, rs.listImagesUntagged} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -20,10 +20,12 @@ func (s *Store) CreateRepository(ctx context.Context, r *metastore.Repository) e
 		r.CreatedAt = s.now()
 	}
 	var id int64
-	err := s.writer.QueryRowContext(ctx, s.q.insertRepository, r.AccountID, r.Name, nanos(r.CreatedAt),
-		r.ImageTagMutability, r.ScanOnPush, r.EncryptionType, r.KMSKey).Scan(&id)
+	err := s.write(ctx, "create repository", func(ctx context.Context, tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, s.q.insertRepository, r.AccountID, r.Name, nanos(r.CreatedAt),
+			r.ImageTagMutability, r.ScanOnPush, r.EncryptionType, r.KMSKey).Scan(&id)
+	})
 	if err != nil {
-		return s.fail("create repository", err)
+		return err
 	}
 	r.ID = id
 	return nil

@@ -51,7 +51,7 @@ func BenchmarkGetManifestByTag(b *testing.B) {
 		body := fmt.Appendf(nil, `{"schemaVersion":2,"n":%d,"pad":"%0900d"}`, i, 0) // ~1 KiB, typical
 		m := metastore.Manifest{RepositoryID: r.ID, Digest: digest.FromBytes(body),
 			MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(body)), Body: body}
-		if err := s.PutManifest(ctx, m, nil, []string{fmt.Sprintf("v%d", i)}); err != nil {
+		if err := s.PutManifest(ctx, m, nil, []string{fmt.Sprintf("v%d", i)}, metastore.PutOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func pushUntilKilled(t *testing.T, dir string) {
 		body := fmt.Appendf(nil, `{"n":%d}`, i)
 		m := metastore.Manifest{RepositoryID: r.ID, Digest: digest.FromBytes(body), MediaType: "x", Size: int64(len(body)), Body: body}
 		tag := fmt.Sprintf("t%d", i)
-		if err := s.PutManifest(ctx, m, nil, []string{tag}); err != nil {
+		if err := s.PutManifest(ctx, m, nil, []string{tag}, metastore.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintln(os.Stdout, "acked", tag)

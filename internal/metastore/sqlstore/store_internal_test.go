@@ -93,6 +93,14 @@ func TestQueryPlans(t *testing.T) {
 		"listTags":         {s.q.listTags, []any{1, "", 10}},
 		"listRepositories": {s.q.listRepositories, []any{"a", "", 10}},
 		"expiredUploads":   {s.q.expiredUploads, []any{0, 10}},
+
+		"listImagesAny":      {s.q.listImagesAny, []any{1, "", 10}},
+		"listImagesTagged":   {s.q.listImagesTagged, []any{1, "", 10}},
+		"listImagesUntagged": {s.q.listImagesUntagged, []any{1, "", 10}},
+		"getImages":          {s.q.getImagesPrefix + "?, ?)", []any{1, "a", "b"}},
+		"listResourceTags":   {s.q.listResourceTags, []any{1}},
+		"countResourceTags":  {s.q.countResourceTags, []any{1}},
+		"deleteSigningKeys":  {s.q.deleteSigningKeysBefore, []any{0}},
 	} {
 		rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"github.com/opencontainers/go-digest"
 	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -20,7 +21,7 @@ func (s *Store) CreateUpload(ctx context.Context, u metastore.Upload) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	_, err := s.exec(ctx, s.q.insertUpload, u.ID, u.RepositoryID, u.Offset, u.HashState, u.Algorithm,
-		u.StoreState, nanos(u.CreatedAt), nanos(u.UpdatedAt))
+		u.StoreState, nanos(u.CreatedAt), nanos(u.UpdatedAt), u.Parts, u.LastPartSize, u.SmallPart)
 	return s.fail("create upload", err)
 }
 
@@ -38,7 +39,7 @@ func (s *Store) GetUpload(ctx context.Context, repoID int64, id string) (metasto
 func (s *Store) UpdateUpload(ctx context.Context, u metastore.Upload, prevOffset int64) error {
 	return s.write(ctx, "update upload", func(ctx context.Context, tx *sql.Tx) error {
 		n, err := execTx(ctx, tx, s.q.updateUpload, u.Offset, u.HashState, u.StoreState, nanos(s.now()),
-			u.RepositoryID, u.ID, prevOffset)
+			u.Parts, u.LastPartSize, u.SmallPart, u.RepositoryID, u.ID, prevOffset)
 		if err != nil || n > 0 {
 			return err
 		}
@@ -56,6 +57,18 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	return s.fail("delete upload", err)
 }
 
+// FinishUpload links the completed blob and deletes the session in one
+// transaction.
+func (s *Store) FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64) error {
+	return s.write(ctx, "finish upload", func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.linkBlob(ctx, tx, repoID, d, size); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q.deleteUpload, id)
+		return err
+	})
+}
+
 // ExpiredUploads returns up to limit sessions last updated before before,
 // oldest first.
 func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]metastore.Upload, error) {
@@ -69,7 +82,8 @@ func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int)
 func scanUpload(r scanner) (metastore.Upload, error) {
 	var u metastore.Upload
 	var created, updated int64
-	err := r.Scan(&u.ID, &u.RepositoryID, &u.Offset, &u.HashState, &u.Algorithm, &u.StoreState, &created, &updated)
+	err := r.Scan(&u.ID, &u.RepositoryID, &u.Offset, &u.HashState, &u.Algorithm, &u.StoreState, &created, &updated,
+		&u.Parts, &u.LastPartSize, &u.SmallPart)
 	if err != nil {
 		return metastore.Upload{}, err
 	}

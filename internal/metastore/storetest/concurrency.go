@@ -91,11 +91,11 @@ func pushOne(t *testing.T, s metastore.Store, repoID int64, i int, shared func(i
 		img.refs = append(img.refs, metastore.Reference{Kind: metastore.RefBlob, Digest: b})
 	}
 	tags := []string{fmt.Sprintf("own-%d", i), "latest", fmt.Sprintf("group-%d", i%5)}
-	if err := s.PutManifest(ctx, img.m, img.refs, tags); err != nil {
+	if err := s.PutManifest(ctx, img.m, img.refs, tags, metastore.PutOptions{}); err != nil {
 		return pushedImage{}, err
 	}
 	idx := newIndex(repoID, fmt.Sprint(i), img.m.Digest)
-	if err := s.PutManifest(ctx, idx.m, idx.refs, []string{"multi"}); err != nil {
+	if err := s.PutManifest(ctx, idx.m, idx.refs, []string{"multi"}, metastore.PutOptions{}); err != nil {
 		return pushedImage{}, err
 	}
 	return pushedImage{img: img, idx: idx}, nil
@@ -160,7 +160,9 @@ func testConcurrentPushDelete(t *testing.T, s metastore.Store) {
 	delErrs := make([]error, n)
 	for i := range n {
 		idx := newIndex(r.ID, fmt.Sprint(i), children[i].m.Digest)
-		wg.Go(func() { idxErrs[i] = s.PutManifest(ctx, idx.m, idx.refs, []string{fmt.Sprintf("i%d", i)}) })
+		wg.Go(func() {
+			idxErrs[i] = s.PutManifest(ctx, idx.m, idx.refs, []string{fmt.Sprintf("i%d", i)}, metastore.PutOptions{})
+		})
 		wg.Go(func() { delErrs[i] = s.DeleteManifest(ctx, r.ID, children[i].m.Digest) })
 	}
 	wg.Wait()

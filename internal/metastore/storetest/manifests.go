@@ -103,7 +103,7 @@ func testManifestMissingBlob(t *testing.T, s metastore.Store) {
 	mustLink(t, s, other.ID, elsewhere, 9)
 	never := dg("never-linked")
 	refs := []metastore.Reference{img.refs[0], {Kind: metastore.RefBlob, Digest: elsewhere}, {Kind: metastore.RefBlob, Digest: never}, img.refs[1]}
-	err := s.PutManifest(ctx, img.m, refs, []string{"latest", "new"})
+	err := s.PutManifest(ctx, img.m, refs, []string{"latest", "new"}, metastore.PutOptions{})
 	wantMissing(t, err, metastore.RefBlob, elsewhere) // the first missing one, in order
 
 	// Nothing was written: no manifest, no new tag, the old tag unmoved.
@@ -115,7 +115,7 @@ func testManifestMissingBlob(t *testing.T, s metastore.Store) {
 
 	// An unlinked blob is as missing as one never linked.
 	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, r.ID, img.refs[1].Digest))
-	wantMissing(t, s.PutManifest(ctx, img.m, img.refs, nil), metastore.RefBlob, img.refs[1].Digest)
+	wantMissing(t, s.PutManifest(ctx, img.m, img.refs, nil, metastore.PutOptions{}), metastore.RefBlob, img.refs[1].Digest)
 	mustLink(t, s, r.ID, img.refs[1].Digest, 101)
 	mustPut(t, s, img, "new")
 }
@@ -130,13 +130,13 @@ func testManifestMissingChild(t *testing.T, s metastore.Store) {
 	mustPut(t, s, foreign)
 
 	idx := newIndex(r.ID, "idx", child.m.Digest, foreign.m.Digest)
-	wantMissing(t, s.PutManifest(ctx, idx.m, idx.refs, []string{"multi"}), metastore.RefManifest, foreign.m.Digest)
+	wantMissing(t, s.PutManifest(ctx, idx.m, idx.refs, []string{"multi"}, metastore.PutOptions{}), metastore.RefManifest, foreign.m.Digest)
 	wantErr(t, "GetManifest(refused index)", firstErr(s.GetManifest(ctx, r.ID, idx.m.Digest)), metastore.ErrNotFound)
 	wantErr(t, "ResolveTag(refused index)", firstErr(s.ResolveTag(ctx, r.ID, "multi")), metastore.ErrNotFound)
 
 	// A blob of that digest does not satisfy a manifest reference.
 	mustLink(t, s, r.ID, foreign.m.Digest, foreign.m.Size)
-	wantMissing(t, s.PutManifest(ctx, idx.m, idx.refs, nil), metastore.RefManifest, foreign.m.Digest)
+	wantMissing(t, s.PutManifest(ctx, idx.m, idx.refs, nil, metastore.PutOptions{}), metastore.RefManifest, foreign.m.Digest)
 
 	idx = newIndex(r.ID, "idx", child.m.Digest)
 	mustPut(t, s, idx, "multi")
@@ -144,7 +144,7 @@ func testManifestMissingChild(t *testing.T, s metastore.Store) {
 
 func testManifestMissingRepository(t *testing.T, s metastore.Store) {
 	img := image{m: metastore.Manifest{RepositoryID: 424242, Digest: dg("m"), MediaType: "x", Body: []byte("m"), Size: 1}}
-	wantErr(t, "PutManifest(missing repo)", s.PutManifest(ctxOf(t), img.m, nil, []string{"t"}), metastore.ErrNotFound)
+	wantErr(t, "PutManifest(missing repo)", s.PutManifest(ctxOf(t), img.m, nil, []string{"t"}, metastore.PutOptions{}), metastore.ErrNotFound)
 }
 
 func testManifestRePut(t *testing.T, s metastore.Store) {

@@ -27,6 +27,11 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Manifests", manifestCases},
 		{"Tags", tagCases},
 		{"Uploads", uploadCases},
+		{"Immutable", immutableCases},
+		{"Images", imageCases},
+		{"RepositorySettings", repositorySettingsCases},
+		{"RegistrySettings", registrySettingsCases},
+		{"SigningKeys", signingKeyCases},
 		{"Concurrency", concurrencyCases},
 	}
 	for _, g := range groups {
@@ -136,7 +141,7 @@ func newIndex(repoID int64, name string, children ...digest.Digest) image {
 
 func mustPut(t *testing.T, s metastore.Store, img image, tags ...string) {
 	t.Helper()
-	if err := s.PutManifest(ctxOf(t), img.m, img.refs, tags); err != nil {
+	if err := s.PutManifest(ctxOf(t), img.m, img.refs, tags, metastore.PutOptions{}); err != nil {
 		t.Fatalf("PutManifest(%s, %v): %v", img.m.Digest, tags, err)
 	}
 }

@@ -86,6 +86,17 @@ type Env struct {
 	Clock   *Clock
 	opts    registry.Options
 	admin   *registry.Service // AccountAuthorizer: fixtures ignore the test's Authorizer
+
+	metaClosed bool
+}
+
+// CloseMeta closes the metadata store early, to make the service fail.
+func (e *Env) CloseMeta(t testing.TB) {
+	t.Helper()
+	e.metaClosed = true
+	if err := e.Meta.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
 }
 
 // New opens stores in t.TempDir(), creates Account and OtherAccount, and
@@ -100,7 +111,12 @@ func New(t testing.TB, opts registry.Options) *Env {
 	if err != nil {
 		t.Fatalf("OpenSQLite: %v", err)
 	}
-	t.Cleanup(func() { _ = meta.Close() })
+	e := &Env{Meta: meta, Clock: clock}
+	t.Cleanup(func() {
+		if !e.metaClosed {
+			_ = meta.Close()
+		}
+	})
 	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
 	if err != nil {
 		t.Fatalf("fsblob.New: %v", err)
@@ -112,7 +128,7 @@ func New(t testing.TB, opts registry.Options) *Env {
 	if opts.Region == "" {
 		opts.Region = Region
 	}
-	e := &Env{Meta: meta, Blobs: blobs, Clock: clock, opts: opts}
+	e.Blobs, e.opts = blobs, opts
 	e.Service = e.Node(t)
 	adminOpts := opts
 	adminOpts.Authorizer, adminOpts.MaxBlobSize = registry.AccountAuthorizer{}, 0
