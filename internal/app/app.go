@@ -12,12 +12,16 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/auth/sigv4"
+	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/blobstore/fsblob"
 	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/ecrapi"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/berth-registry/berth/internal/metastore/sqlstore"
@@ -33,7 +37,9 @@ type App struct {
 	meta   metastore.Store
 	blobs  blobstore.Store
 	sealer *auth.Sealer
+	keys   *auth.CachedKeys
 	authn  *auth.KeyAuthenticator
+	tokens *token.Minter
 	svc    *registry.Service
 	server *httpserver.Server
 }
@@ -68,7 +74,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
-	a.authn = &auth.KeyAuthenticator{Keys: a.meta, Sealer: a.sealer}
+	a.keys = &auth.CachedKeys{Keys: a.meta, TTL: cfg.KeyCacheTTL, Clock: d.Clock}
+	a.tokens = token.New(token.Options{Store: tokenStore{a.meta, a.keys}, Sealer: a.sealer, Clock: d.Clock})
+	a.authn = &auth.KeyAuthenticator{Keys: a.keys, Sealer: a.sealer, Tokens: a.tokens}
 	if err := a.bootstrap(ctx, d.Getenv, d.Stdout); err != nil {
 		a.meta.Close()
 		return nil, err
@@ -76,12 +84,18 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Authorizer: registry.AccountAuthorizer{}, Logger: d.Logger, Clock: d.Clock,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
+		RepositoryCacheTTL: time.Second,
 	})
 	if err != nil {
 		a.meta.Close()
 		return nil, err
 	}
-	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(a.handler(), d.Logger, d.Clock),
+	h, err := a.handler()
+	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock),
 		cfg.TLSCert, cfg.TLSKey, d.Logger)
 	if err != nil {
 		a.meta.Close()
@@ -90,35 +104,51 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	return a, nil
 }
 
-// handler is the one listener's routing: /v2 for registry clients, health
+// tokenStore gives the password minter the shared signing keys and the
+// cached access-key lookups.
+type tokenStore struct {
+	metastore.SigningKeyStore
+	*auth.CachedKeys
+}
+
+// handler is the one listener's routing: /v2 for registry clients, the ECR
+// API (POST / with X-Amz-Target), signed layer downloads, and health
 // endpoints for operators.
-func (a *App) handler() http.Handler {
+func (a *App) handler() (http.Handler, error) {
 	v2 := ociapi.New(ociapi.Options{
 		Service: a.svc, Auth: a.authn, DefaultAccount: a.cfg.AccountID,
 		RegistryHost: a.cfg.Host(), RegistryURL: a.cfg.URL(), Logger: a.log,
 	})
+	ecr, err := ecrapi.New(ecrapi.Options{
+		Service: a.svc, Tokens: a.tokens, Signer: a.tokens,
+		Auth: &auth.SigV4Authenticator{Keys: a.keys, Sealer: a.sealer,
+			Verifier: &sigv4.Verifier{Region: a.cfg.Region, Services: []string{"ecr"}, Clock: a.now}},
+		RegistryURL: a.cfg.URL(), RegistryHost: a.cfg.Host(), DefaultAccount: a.cfg.AccountID,
+		Region: a.cfg.Region, Logger: a.log, Clock: a.now,
+	})
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/v2/", v2)
-	mux.Handle("/v2", v2)
+	mux.HandleFunc(ecrapi.DownloadPath, ecr.ServeDownload)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
-	return withoutPathCleaning(mux, v2)
-}
-
-// withoutPathCleaning sends every /v2 path to the registry handler as is:
-// ServeMux would redirect paths like /v2/a//b, which clients do not follow
-// for PUT and PATCH, so names are validated by the handler instead.
-func withoutPathCleaning(mux *http.ServeMux, v2 http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "/v2" || len(p) >= 4 && p[:4] == "/v2/" {
+		switch p := r.URL.Path; {
+		// /v2 paths go to the registry handler as they are: ServeMux would
+		// redirect paths like /v2/a//b, which clients do not follow for PUT
+		// and PATCH, so names are validated by the handler instead.
+		case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 			v2.ServeHTTP(w, r)
-			return
+		case ecrapi.IsECRRequest(r):
+			ecr.ServeHTTP(w, r)
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // ready reports whether the database and blob store answer.

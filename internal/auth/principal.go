@@ -7,6 +7,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"net/http"
 )
 
 // Sentinel errors the front ends translate into their wire formats.
@@ -15,7 +16,28 @@ var (
 	ErrUnauthenticated = errors.New("auth: not authenticated")
 	// ErrExpired: a registry password that was valid but has expired.
 	ErrExpired = errors.New("auth: authorization token has expired")
+
+	// SigV4 failures, each an AWS exception of its own on the APIs.
+	ErrMissingAuthentication = errors.New("auth: missing authentication token")
+	ErrIncompleteSignature   = errors.New("auth: incomplete signature")
+	ErrInvalidSignature      = errors.New("auth: invalid signature")
+	ErrUnrecognizedClient    = errors.New("auth: unrecognized client")
 )
+
+// Error carries an authentication failure with the message AWS would send.
+type Error struct {
+	Kind    error
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// RequestAuthenticator authenticates a SigV4-signed API request whose body
+// the caller has already read (bounded).
+type RequestAuthenticator interface {
+	AuthenticateRequest(r *http.Request, body []byte) (Principal, error)
+}
 
 // PrincipalType names the kind of identity, as IAM does in CloudTrail.
 type PrincipalType string

@@ -39,6 +39,10 @@ type Config struct {
 	CreateOnPush bool `yaml:"createOnPush"`
 	// UploadExpiry is how long an idle upload session lives.
 	UploadExpiry time.Duration `yaml:"uploadExpiry"`
+	// KeyCacheTTL is how long a node trusts an access-key row it read; a
+	// key changed on another node applies within this time. Zero reads the
+	// database on every request.
+	KeyCacheTTL time.Duration `yaml:"keyCacheTTL"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"logLevel"`
 	// LogFormat is text or json.
@@ -53,6 +57,7 @@ func Default() Config {
 		Region:       "us-east-1",
 		AccountID:    "000000000000",
 		UploadExpiry: 24 * time.Hour,
+		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
 	}
@@ -76,6 +81,7 @@ func (c *Config) fields() []field {
 		{"tls-key", "TLS private key file (PEM)", &c.TLSKey},
 		{"create-on-push", "create missing repositories on first push", &c.CreateOnPush},
 		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
+		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
 	}
@@ -203,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
