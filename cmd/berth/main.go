@@ -24,6 +24,7 @@ const usage = `berth: a self-hosted container registry that behaves like Amazon 
 
 Usage:
   berth serve [flags]     run the registry (berth serve -h lists the flags)
+  berth admin account …   create, list and delete accounts (berth admin -h)
   berth version           print the version
 `
 
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "admin":
+		return admin(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", version)
 		return 0
@@ -72,6 +75,25 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := a.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "berth serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func admin(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, app.AdminUsage)
+		return 0
+	}
+	cfg := config.Default()
+	cfg.LogLevel = "warn" // migrations and store messages are not for the operator here
+	log := app.NewLogger(cfg, stderr).With("command", "admin")
+	err := app.Admin(context.Background(), args, app.Deps{Logger: log, Clock: time.Now, Getenv: os.Getenv, Stdout: stdout})
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "berth admin: %v\n", err)
 		return 1
 	}
 	return 0

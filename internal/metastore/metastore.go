@@ -1,7 +1,7 @@
 // Package metastore defines Berth's persistence port for metadata: accounts,
 // access keys, repositories, blob links, manifests, tags, upload sessions,
 // and the ECR control plane's images, repository and registry settings,
-// policies and signing keys (ecr.go).
+// policies and signing keys (ecr.go), and IAM users and policies (iam.go).
 //
 // Metadata lives only here (SQL), never in the blob store. Every method is a
 // single transaction; multi-step invariants (a manifest and its tags and
@@ -257,6 +257,7 @@ type Store interface {
 	RepositorySettingsStore
 	RegistrySettingsStore
 	SigningKeyStore
+	IAMStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -29,6 +29,14 @@ func (s *Store) ListAccounts(ctx context.Context) ([]metastore.Account, error) {
 	return out, s.fail("list accounts", err)
 }
 
+// DeleteAccount removes the account and, through ON DELETE CASCADE, every
+// row it owns: keys, repositories (with their manifests, tags, blob links,
+// uploads, resource tags and policies), registry policy, settings, IAM users,
+// tags, policies and attachments. Blobs stay for GC. ErrNotFound if missing.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	return s.fail("delete account", notFoundIfNone(s.exec(ctx, s.q.deleteAccount, id)))
+}
+
 // CreateAccessKey stores k; CreatedAt defaults to now. ErrAlreadyExists when
 // the key id is taken, ErrNotFound when the account does not exist.
 func (s *Store) CreateAccessKey(ctx context.Context, k metastore.AccessKey) error {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/berth-registry/berth/internal/metastore"
 )
 
 // Column lists shared by the SELECTs and their scan functions.
@@ -16,6 +18,15 @@ const (
 	manifestColsM  = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body, m.image_size, m.pushed_at"
 	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at, parts, last_part_size, small_part"
 	signingKeyCols = "id, secret_ciphertext, created_at"
+	userCols       = "account_id, name, name_key, id, path, created_at"
+	// userTagColsU are a user's columns followed by one of its tags (NULLs
+	// for a user without tags), from users u LEFT JOIN iam_user_tags t.
+	userTagColsU = "u.account_id, u.name, u.id, u.path, u.created_at, t.key, t.value"
+	// policyColsP are a managed policy's columns and its attachment count.
+	policyColsP = "p.account_id, p.name, p.id, p.path, p.description, p.document, p.created_at, p.updated_at," +
+		" (SELECT count(*) FROM iam_user_policy_attachments a WHERE a.account_id = p.account_id AND a.policy_key = p.arn_key)"
+	// joinUserTags joins each user u to its tags t.
+	joinUserTags = " LEFT JOIN iam_user_tags t ON t.account_id = u.account_id AND t.user_key = u.name_key"
 	// imageColsM are a manifest's Image columns (never the body) and its tag
 	// names joined by ',' in no particular order (scanImage splits and sorts
 	// them). ',' cannot occur in a tag: tags match
@@ -48,6 +59,15 @@ type queries struct {
 	getRegistryPolicy, putRegistryPolicy, deleteRegistryPolicy string
 	getAccountSetting, putAccountSetting                       string
 	insertSigningKey, listSigningKeys, deleteSigningKeysBefore string
+	deleteAccount                                              string
+	insertUser, getUser, listUsers, userExists, userInUse      string
+	deleteUser, upsertUserTag, deleteUserTag, countUserTags    string
+	putUserPolicy, getUserPolicy, listUserPolicies             string
+	deleteUserPolicy                                           string
+	insertPolicy, getPolicy, listPolicies, policyARNKey        string
+	policyAttached, deletePolicy, policyARNExists              string
+	attachPolicy, detachPolicy, listAttachedPolicies           string
+	identityPolicies                                           string
 	migrationApplied, insertMigration, listMigrations          string
 	// getImagesPrefix is GetImages's query up to "IN (": the store appends
 	// one placeholder per digest and ")" and rebinds the whole at run time.
@@ -123,6 +143,52 @@ func newQueries(d dialect) queries {
 		listSigningKeys:         "SELECT " + signingKeyCols + " FROM signing_keys ORDER BY created_at DESC, id DESC",
 		deleteSigningKeysBefore: "DELETE FROM signing_keys WHERE created_at < ?",
 
+		deleteAccount: "DELETE FROM accounts WHERE id = ?",
+
+		getUser: "SELECT " + userTagColsU + " FROM iam_users u" + joinUserTags +
+			" WHERE u.account_id = ? AND u.name_key = ? ORDER BY t.key",
+		listUsers: "SELECT " + userTagColsU + " FROM (SELECT " + userCols + " FROM iam_users WHERE account_id = ? AND name > ?" +
+			" ORDER BY name LIMIT ?) u" + joinUserTags + " ORDER BY u.name, t.key",
+		userExists: "SELECT 1 FROM iam_users WHERE account_id = ? AND name_key = ?",
+		// One row for an existing user: has access keys, inline policies,
+		// attachments. Every subquery takes (account, user key) as
+		// parameters: correlated, SQLite would not use the lower() index.
+		userInUse: "SELECT" +
+			" EXISTS (SELECT 1 FROM access_keys WHERE account_id = ? AND lower(user_name) = ?)," +
+			" EXISTS (SELECT 1 FROM iam_inline_policies WHERE account_id = ? AND user_key = ?)," +
+			" EXISTS (SELECT 1 FROM iam_user_policy_attachments WHERE account_id = ? AND user_key = ?)" +
+			" FROM iam_users WHERE account_id = ? AND name_key = ?",
+		deleteUser:    "DELETE FROM iam_users WHERE account_id = ? AND name_key = ?",
+		deleteUserTag: "DELETE FROM iam_user_tags WHERE account_id = ? AND user_key = ? AND key = ?",
+		countUserTags: "SELECT count(*) FROM iam_user_tags WHERE account_id = ? AND user_key = ?",
+
+		getUserPolicy: "SELECT name, document FROM iam_inline_policies WHERE account_id = ? AND user_key = ? AND name_key = ?",
+		// One row of NULL for a user without policies, none for a missing one.
+		listUserPolicies: "SELECT p.name FROM iam_users u LEFT JOIN iam_inline_policies p" +
+			" ON p.account_id = u.account_id AND p.user_key = u.name_key WHERE u.account_id = ? AND u.name_key = ? ORDER BY p.name",
+		deleteUserPolicy: "DELETE FROM iam_inline_policies WHERE account_id = ? AND user_key = ? AND name_key = ?",
+
+		getPolicy:       "SELECT " + policyColsP + " FROM iam_managed_policies p WHERE p.account_id = ? AND p.name_key = ?",
+		listPolicies:    "SELECT " + policyColsP + " FROM iam_managed_policies p WHERE p.account_id = ? AND p.name > ? ORDER BY p.name LIMIT ?",
+		policyARNKey:    "SELECT arn_key FROM iam_managed_policies WHERE account_id = ? AND name_key = ?",
+		policyAttached:  "SELECT 1 FROM iam_user_policy_attachments WHERE account_id = ? AND policy_key = ? LIMIT 1",
+		deletePolicy:    "DELETE FROM iam_managed_policies WHERE account_id = ? AND name_key = ?",
+		policyARNExists: "SELECT 1 FROM iam_managed_policies WHERE account_id = ? AND arn_key = ?",
+
+		detachPolicy: "DELETE FROM iam_user_policy_attachments WHERE account_id = ? AND user_key = ? AND policy_key = ?",
+		// One row of NULL for a user without attachments, none for a missing one.
+		listAttachedPolicies: "SELECT a.policy_arn FROM iam_users u LEFT JOIN iam_user_policy_attachments a" +
+			" ON a.account_id = u.account_id AND a.user_key = u.name_key WHERE u.account_id = ? AND u.name_key = ? ORDER BY a.policy_arn",
+		// Rows of (document, NULL) for inline and customer-managed policies
+		// and (NULL, ARN) for AWS-managed ones; an attachment naming no
+		// policy of the account that is not AWS-managed yields nothing.
+		identityPolicies: "SELECT document, NULL FROM iam_inline_policies WHERE account_id = ? AND user_key = ?" +
+			" UNION ALL SELECT m.document, CASE WHEN m.document IS NULL THEN a.policy_arn END" +
+			" FROM iam_user_policy_attachments a LEFT JOIN iam_managed_policies m" +
+			" ON m.arn_key = a.policy_key AND m.account_id = a.account_id" +
+			" WHERE a.account_id = ? AND a.user_key = ?" +
+			" AND (m.document IS NOT NULL OR a.policy_key LIKE '" + metastore.AWSManagedPolicyPrefix + "%')", // lower case already
+
 		migrationApplied: "SELECT 1 FROM schema_migrations WHERE version = ?",
 		insertMigration:  "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 		listMigrations:   "SELECT version FROM schema_migrations ORDER BY version",
@@ -149,6 +215,15 @@ func newQueries(d dialect) queries {
 	q.putAccountSetting = d.upsert("account_settings", []string{"account_id", "name", "value"},
 		[]string{"account_id", "name"}, []string{"value"})
 	q.insertSigningKey = insertSQL("signing_keys", []string{"id", "secret_ciphertext", "created_at"})
+	q.insertUser = insertSQL("iam_users", []string{"account_id", "name", "name_key", "id", "path", "created_at"})
+	q.upsertUserTag = d.upsert("iam_user_tags", []string{"account_id", "user_key", "key", "value"},
+		[]string{"account_id", "user_key", "key"}, []string{"value"})
+	q.putUserPolicy = d.upsert("iam_inline_policies", []string{"account_id", "user_key", "name", "name_key", "document"},
+		[]string{"account_id", "user_key", "name_key"}, []string{"document"})
+	q.insertPolicy = insertSQL("iam_managed_policies", []string{"account_id", "name", "name_key", "arn_key", "id",
+		"path", "description", "document", "created_at", "updated_at"})
+	q.attachPolicy = d.insertIgnore("iam_user_policy_attachments", []string{"account_id", "user_key", "policy_arn",
+		"policy_key", "attached_at"}, []string{"account_id", "user_key", "policy_key"})
 	q.rebind(d)
 	return q
 }
@@ -169,14 +244,20 @@ func (q *queries) rebind(d dialect) {
 		&q.countResourceTags, &q.getRepositoryPolicy, &q.setRepositoryPolicy, &q.deleteRepositoryPolicy,
 		&q.getRegistryPolicy, &q.putRegistryPolicy, &q.deleteRegistryPolicy, &q.getAccountSetting,
 		&q.putAccountSetting, &q.insertSigningKey, &q.listSigningKeys, &q.deleteSigningKeysBefore,
+		&q.deleteAccount, &q.insertUser, &q.getUser, &q.listUsers, &q.userExists, &q.userInUse,
+		&q.deleteUser, &q.upsertUserTag, &q.deleteUserTag, &q.countUserTags, &q.putUserPolicy,
+		&q.getUserPolicy, &q.listUserPolicies, &q.deleteUserPolicy, &q.insertPolicy, &q.getPolicy,
+		&q.listPolicies, &q.policyARNKey, &q.policyAttached, &q.deletePolicy, &q.policyARNExists,
+		&q.attachPolicy, &q.detachPolicy, &q.listAttachedPolicies, &q.identityPolicies,
 	} {
 		*p = d.rebind(*p)
 	}
 }
 
 // readStmts are the reader pool's prepared statements for the hot paths:
-// every registry request resolves its repository, pulls resolve manifests
-// and blobs, and the console and ECR clients page through images.
+// every registry request resolves its repository and its caller's identity
+// policies, pulls resolve manifests and blobs, and the console and ECR
+// clients page through images.
 type readStmts struct {
 	getAccessKey       *sql.Stmt
 	getRepository      *sql.Stmt
@@ -187,6 +268,7 @@ type readStmts struct {
 	listImagesAny      *sql.Stmt
 	listImagesTagged   *sql.Stmt
 	listImagesUntagged *sql.Stmt
+	identityPolicies   *sql.Stmt
 }
 
 func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, error) {
@@ -204,6 +286,7 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 		{&rs.listImagesAny, q.listImagesAny},
 		{&rs.listImagesTagged, q.listImagesTagged},
 		{&rs.listImagesUntagged, q.listImagesUntagged},
+		{&rs.identityPolicies, q.identityPolicies},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -218,7 +301,7 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 func (rs readStmts) close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{rs.getAccessKey, rs.getRepository, rs.getManifest, rs.getManifestByTag, rs.resolveTag, rs.blobSize,
-		rs.listImagesAny, rs.listImagesTagged, rs.listImagesUntagged} {
+		rs.listImagesAny, rs.listImagesTagged, rs.listImagesUntagged, rs.identityPolicies} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -204,6 +204,8 @@ func (s *Store) fail(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, metastore.ErrAlreadyExists)
 	case errForeignKey:
 		// Only inserts can violate a foreign key here: the parent is gone.
+		// (Deletes refused by a foreign key without cascade, such as
+		// DeleteUser's, check first and report ErrDeleteConflict.)
 		return fmt.Errorf("sqlstore: %s: parent record: %w", op, metastore.ErrNotFound)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)

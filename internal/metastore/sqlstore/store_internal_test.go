@@ -101,25 +101,91 @@ func TestQueryPlans(t *testing.T) {
 		"listResourceTags":   {s.q.listResourceTags, []any{1}},
 		"countResourceTags":  {s.q.countResourceTags, []any{1}},
 		"deleteSigningKeys":  {s.q.deleteSigningKeysBefore, []any{0}},
+
+		"identityPolicies": {s.q.identityPolicies, []any{"a", "u", "a", "u"}},
+		"getUser":          {s.q.getUser, []any{"a", "u"}},
+		"userInUse":        {s.q.userInUse, []any{"a", "u", "a", "u", "a", "u", "a", "u"}},
+		"listPolicies":     {s.q.listPolicies, []any{"a", "", 10}},
+		"policyAttached":   {s.q.policyAttached, []any{"a", "k"}},
+		"policyARNExists":  {s.q.policyARNExists, []any{"a", "k"}},
 	} {
-		rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+c.query, c.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
+		text := queryPlan(t, s.reader, c.query, c.args...)
 		if strings.Contains(text, "SCAN") || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q scans or sorts", name, text)
 		}
+	}
+	// DeleteUser finds a user's keys through the lower(user_name) index, not
+	// by walking every key of the account.
+	args := []any{"a", "u", "a", "u", "a", "u", "a", "u"}
+	if text := queryPlan(t, s.reader, s.q.userInUse, args...); !strings.Contains(text, "access_keys_by_user_key (account_id=? AND <expr>=?)") {
+		t.Errorf("userInUse: plan %q does not search access keys by lower(user_name)", text)
+	}
+}
+
+// queryPlan returns SQLite's query plan for query, steps joined by "; ".
+func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
+}
+
+// TestEveryTableOwned checks that every table but the global ones is
+// removed with its account: it references accounts, or a table that does,
+// through ON DELETE CASCADE. DeleteAccount relies on it.
+func TestEveryTableOwned(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	global := map[string]bool{"accounts": true, "blobs": true, "signing_keys": true, "schema_migrations": true}
+	parents := map[string][]string{} // table -> tables it cascades from
+	rows, err := s.reader.Query("SELECT m.name, f.\"table\" FROM sqlite_master m LEFT JOIN pragma_foreign_key_list(m.name) f" +
+		" ON f.on_delete = 'CASCADE' WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var table string
+		var parent sql.NullString
+		if err := rows.Scan(&table, &parent); err != nil {
+			t.Fatal(err)
+		}
+		parents[table] = append(parents[table], parent.String)
+	}
+	rows.Close()
+	var owned func(table string, depth int) bool
+	owned = func(table string, depth int) bool {
+		if table == "accounts" {
+			return true
+		}
+		for _, p := range parents[table] {
+			if p != "" && depth < 10 && owned(p, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	for table := range parents {
+		if !global[table] && !owned(table, 0) {
+			t.Errorf("table %s is not removed with its account (no ON DELETE CASCADE path to accounts)", table)
+		}
+	}
+	if len(parents) < 15 {
+		t.Errorf("found only %d tables: %v", len(parents), parents)
 	}
 }
 

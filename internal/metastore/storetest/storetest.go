@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"RepositorySettings", repositorySettingsCases},
 		{"RegistrySettings", registrySettingsCases},
 		{"SigningKeys", signingKeyCases},
+		{"IAM", iamCases},
 		{"Concurrency", concurrencyCases},
 	}
 	for _, g := range groups {
