@@ -24,7 +24,9 @@ type getAuthorizationTokenOutput struct {
 
 // getAuthorizationToken mints a 12-hour registry password for the caller.
 // As in ECR, one token serves every registry the caller may use; one entry
-// is returned per requested registry id (one when none are given).
+// is returned per requested registry id (one when none are given). Every
+// account is served at the same registry URL (other accounts are addressed
+// as <host>/<account>/<name>), so proxyEndpoint is the same for each.
 func (h *Handler) getAuthorizationToken(ctx context.Context, who auth.Principal, in *getAuthorizationTokenInput) (*getAuthorizationTokenOutput, error) {
 	if err := h.svc.AuthorizeRegistry(ctx, who, registry.ActionGetAuthorizationToken, who.AccountID); err != nil {
 		return nil, err
@@ -39,15 +41,10 @@ func (h *Handler) getAuthorizationToken(ctx context.Context, who auth.Principal,
 		ids = []string{who.AccountID}
 	}
 	out := &getAuthorizationTokenOutput{}
-	for _, id := range ids {
+	for range ids {
 		out.AuthorizationData = append(out.AuthorizationData, authorizationData{
-			AuthorizationToken: token, ExpiresAt: &Time{exp}, ProxyEndpoint: h.proxyEndpoint(id),
+			AuthorizationToken: token, ExpiresAt: &Time{exp}, ProxyEndpoint: h.opts.RegistryURL,
 		})
 	}
 	return out, nil
 }
-
-// proxyEndpoint is the registry URL for an account: the registry URL itself
-// for the default account, else the same host (clients address the account
-// with the <host>/<account>/<name> path form).
-func (h *Handler) proxyEndpoint(string) string { return h.opts.RegistryURL }
