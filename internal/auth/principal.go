@@ -73,3 +73,23 @@ func (p Principal) ARN() string {
 type BasicAuthenticator interface {
 	AuthenticateBasic(ctx context.Context, username, password string) (Principal, error)
 }
+
+// RequestInfo is what a policy condition may ask about the request itself.
+type RequestInfo struct {
+	SourceIP        string // client address without port
+	SecureTransport bool   // the request arrived over TLS
+	UserAgent       string
+}
+
+type requestInfoKey struct{}
+
+// WithRequestInfo records request facts for authorization.
+func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+// RequestInfoFrom returns the facts WithRequestInfo recorded, if any.
+func RequestInfoFrom(ctx context.Context) RequestInfo {
+	ri, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
+	return ri
+}

@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/berth-registry/berth/internal/auth"
 )
 
 type ctxKey struct{}
@@ -32,6 +34,9 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time) http.Han
 		id := newID()
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
+		ctx = auth.WithRequestInfo(ctx, auth.RequestInfo{
+			SourceIP: remoteIP(r.RemoteAddr), SecureTransport: r.TLS != nil, UserAgent: r.UserAgent(),
+		})
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
@@ -51,6 +56,15 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time) http.Han
 		}()
 		h.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// remoteIP drops the port from a RemoteAddr. Berth trusts the connection's
+// peer, not X-Forwarded-For, so a client cannot choose its aws:SourceIp.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func newID() string {

@@ -189,9 +189,10 @@ type BlobIndex interface {
 	BlobSize(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
 	// UnlinkBlob removes the link; ErrNotFound when there was none.
 	UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) error
-	// AccountBlobSize returns the size of d if any repository of the account
-	// links it (for mounts without a source), else ErrNotFound.
-	AccountBlobSize(ctx context.Context, accountID string, d digest.Digest) (int64, error)
+	// BlobHolders names up to limit repositories of the account that link
+	// d, in byte order (none: an empty list). A mount without a source
+	// repository uses it to find one the caller may read.
+	BlobHolders(ctx context.Context, accountID string, d digest.Digest, limit int) ([]string, error)
 }
 
 // ManifestStore persists manifests, tags and the referrers relation.

@@ -116,24 +116,35 @@ func (s *Service) MountBlob(ctx context.Context, who auth.Principal, target Repo
 	return true, nil
 }
 
-// mountSource finds the size of d where the caller may mount it from.
-// Denials and absences are not errors: they mean "upload instead", and
-// reveal nothing about repositories the caller cannot read.
+// mountSource finds the size of d where the caller may mount it from: the
+// named source, or, without one, any repository of the target's account
+// that holds d and that the caller may read. Denials and absences are not
+// errors: they mean "upload instead", and reveal nothing about
+// repositories the caller cannot read.
 func (s *Service) mountSource(ctx context.Context, who auth.Principal, target RepoRef, from *RepoRef, d digest.Digest) (int64, bool, error) {
-	var size int64
-	var err error
-	if from == nil {
-		size, err = s.meta.AccountBlobSize(ctx, target.AccountID, d)
+	sources := []RepoRef{}
+	if from != nil {
+		sources = append(sources, *from)
 	} else {
-		_, size, err = s.blobSize(ctx, who, ActionGetDownloadURLForLayer, *from, d.String())
+		names, err := s.meta.BlobHolders(ctx, target.AccountID, d, 20)
+		if err != nil {
+			return 0, false, fmt.Errorf("find blob holders: %w", err)
+		}
+		for _, n := range names {
+			sources = append(sources, RepoRef{AccountID: target.AccountID, Name: n})
+		}
 	}
-	var de *Error
-	switch {
-	case err == nil:
-		return size, true, nil
-	case errors.Is(err, metastore.ErrNotFound), errors.As(err, &de):
-		return 0, false, nil
-	default:
-		return 0, false, err
+	for _, src := range sources {
+		_, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, src, d.String())
+		var de *Error
+		switch {
+		case err == nil:
+			return size, true, nil
+		case errors.As(err, &de):
+			continue // not there, or not readable by the caller
+		default:
+			return 0, false, err
+		}
 	}
+	return 0, false, nil
 }

@@ -51,10 +51,23 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, d digest.Digest) e
 	return s.fail("unlink blob", notFoundIfNone(s.exec(ctx, s.q.unlinkBlob, repoID, d.String())))
 }
 
-// AccountBlobSize returns the size of d if any repository of the account
-// links it, else ErrNotFound.
-func (s *Store) AccountBlobSize(ctx context.Context, accountID string, d digest.Digest) (int64, error) {
-	var size int64
-	err := s.reader.QueryRowContext(ctx, s.q.accountBlobSize, d.String(), accountID).Scan(&size)
-	return size, s.fail("account blob size", err)
+// BlobHolders names up to limit repositories of the account linking d.
+func (s *Store) BlobHolders(ctx context.Context, accountID string, d digest.Digest, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, s.fail("blob holders", errBadLimit)
+	}
+	rows, err := s.reader.QueryContext(ctx, s.q.blobHolders, d.String(), accountID, limit)
+	if err != nil {
+		return nil, s.fail("blob holders", err)
+	}
+	defer rows.Close()
+	names := []string{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, s.fail("blob holders", err)
+		}
+		names = append(names, n)
+	}
+	return names, s.fail("blob holders", rows.Err())
 }

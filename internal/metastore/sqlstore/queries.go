@@ -45,7 +45,7 @@ type queries struct {
 	insertRepository, getRepository, listRepositories          string
 	repositoryExists, repositoryHasManifest, deleteRepository  string
 	blobSizeAny, insertBlob, linkBlob, blobSize, unlinkBlob    string
-	accountBlobSize                                            string
+	blobHolders                                                string
 	insertManifest, insertReference, upsertTag, manifestExists string
 	getManifest, getManifestByTag, resolveTag, manifestIsChild string
 	deleteManifest, deleteTag, listTags, referrers             string
@@ -96,9 +96,8 @@ func newQueries(d dialect) queries {
 		blobSize: "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest" +
 			" WHERE rb.repository_id = ? AND rb.digest = ?",
 		unlinkBlob: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",
-		accountBlobSize: "SELECT b.size FROM repository_blobs rb" +
-			" JOIN repositories r ON r.id = rb.repository_id JOIN blobs b ON b.digest = rb.digest" +
-			" WHERE rb.digest = ? AND r.account_id = ? LIMIT 1",
+		blobHolders: "SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id" +
+			" WHERE rb.digest = ? AND r.account_id = ? ORDER BY r.name LIMIT ?",
 
 		manifestExists: "SELECT 1 FROM manifests WHERE repository_id = ? AND digest = ?",
 		getManifest:    "SELECT " + manifestCols + " FROM manifests WHERE repository_id = ? AND digest = ?",
@@ -235,7 +234,7 @@ func (q *queries) rebind(d dialect) {
 		&q.listAccessKeys, &q.setAccessKeyActive, &q.deleteAccessKey, &q.insertRepository,
 		&q.getRepository, &q.listRepositories, &q.repositoryExists, &q.repositoryHasManifest,
 		&q.deleteRepository, &q.blobSizeAny, &q.insertBlob, &q.linkBlob, &q.blobSize, &q.unlinkBlob,
-		&q.accountBlobSize, &q.insertManifest, &q.insertReference, &q.upsertTag, &q.manifestExists,
+		&q.blobHolders, &q.insertManifest, &q.insertReference, &q.upsertTag, &q.manifestExists,
 		&q.getManifest, &q.getManifestByTag, &q.resolveTag, &q.manifestIsChild, &q.deleteManifest,
 		&q.deleteTag, &q.listTags, &q.referrers, &q.insertUpload, &q.getUpload, &q.updateUpload,
 		&q.uploadOffset, &q.deleteUpload, &q.expiredUploads, &q.migrationApplied, &q.insertMigration,

@@ -87,7 +87,7 @@ func TestQueryPlans(t *testing.T) {
 		"getManifestByTag": {s.q.getManifestByTag, []any{1, "t"}},
 		"getRepository":    {s.q.getRepository, []any{"a", "r"}},
 		"blobSize":         {s.q.blobSize, []any{1, "d"}},
-		"accountBlobSize":  {s.q.accountBlobSize, []any{"d", "a"}},
+		"blobHolders":      {s.q.blobHolders, []any{"d", "a", 10}},
 		"manifestIsChild":  {s.q.manifestIsChild, []any{1, "d", "d"}},
 		"referrers":        {s.q.referrers, []any{1, "d", "", ""}},
 		"listTags":         {s.q.listTags, []any{1, "", 10}},

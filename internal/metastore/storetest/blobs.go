@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -10,7 +11,7 @@ var blobCases = []testCase{
 	{"LinkAndSize", testBlobLinkAndSize},
 	{"SizeMismatch", testBlobSizeMismatch},
 	{"Unlink", testBlobUnlink},
-	{"AccountBlobSize", testAccountBlobSize},
+	{"BlobHolders", testBlobHolders},
 }
 
 func testBlobLinkAndSize(t *testing.T, s metastore.Store) {
@@ -74,23 +75,36 @@ func testBlobUnlink(t *testing.T, s metastore.Store) {
 	}
 }
 
-func testAccountBlobSize(t *testing.T, s metastore.Store) {
+func testBlobHolders(t *testing.T, s metastore.Store) {
 	ctx := ctxOf(t)
 	a := mustRepo(t, s, "111111111111", "a")
 	b := mustRepo(t, s, "111111111111", "b")
-	mustRepo(t, s, "222222222222", "x") // another account that has repositories
+	x := mustRepo(t, s, "222222222222", "x") // another account holding it too
 	d := dg("layer")
-	wantErr(t, "AccountBlobSize(unknown)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)), metastore.ErrNotFound)
-	mustLink(t, s, b.ID, d, 77)
-	size, err := s.AccountBlobSize(ctx, "111111111111", d)
-	noErr(t, "AccountBlobSize", err)
-	if size != 77 {
-		t.Errorf("AccountBlobSize = %d, want 77", size)
+	holders := func(account string) string {
+		t.Helper()
+		names, err := s.BlobHolders(ctx, account, d, 10)
+		noErr(t, "BlobHolders", err)
+		return strings.Join(names, ",")
 	}
-	wantErr(t, "AccountBlobSize(other account)", firstErr(s.AccountBlobSize(ctx, "222222222222", d)), metastore.ErrNotFound)
+	if got := holders("111111111111"); got != "" {
+		t.Fatalf("holders of an unknown blob: %q", got)
+	}
+	mustLink(t, s, b.ID, d, 77)
+	mustLink(t, s, x.ID, d, 77)
 	mustLink(t, s, a.ID, d, 77)
-	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, b.ID, d))
-	noErr(t, "AccountBlobSize(still linked in a)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)))
+	if got := holders("111111111111"); got != "a,b" {
+		t.Fatalf("holders = %q, want a,b (byte order, this account only)", got)
+	}
+	if names, err := s.BlobHolders(ctx, "111111111111", d, 1); err != nil || len(names) != 1 || names[0] != "a" {
+		t.Fatalf("limit 1: %v, %v", names, err)
+	}
 	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, a.ID, d))
-	wantErr(t, "AccountBlobSize(no links left)", firstErr(s.AccountBlobSize(ctx, "111111111111", d)), metastore.ErrNotFound)
+	noErr(t, "UnlinkBlob", s.UnlinkBlob(ctx, b.ID, d))
+	if got := holders("111111111111"); got != "" {
+		t.Fatalf("holders after unlinking: %q", got)
+	}
+	if _, err := s.BlobHolders(ctx, "111111111111", d, 0); err == nil {
+		t.Fatal("limit 0 accepted")
+	}
 }

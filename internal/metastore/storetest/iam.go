@@ -560,7 +560,6 @@ func testIAMDeleteAccount(t *testing.T, s metastore.Store) {
 		"GetRepository":       firstErr(s.GetRepository(ctx, acct1, "app")),
 		"GetManifestByTag":    firstErr(s.GetManifestByTag(ctx, r1.ID, "v1")),
 		"BlobSize":            firstErr(s.BlobSize(ctx, r1.ID, blob)),
-		"AccountBlobSize":     firstErr(s.AccountBlobSize(ctx, acct1, blob)),
 		"ListResourceTags":    firstErr(s.ListResourceTags(ctx, r1.ID)),
 		"GetRepositoryPolicy": firstErr(s.GetRepositoryPolicy(ctx, r1.ID)),
 		"GetUpload":           firstErr(s.GetUpload(ctx, r1.ID, "up-"+acct1)),
