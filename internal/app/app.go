@@ -23,9 +23,12 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/ecrapi"
 	"github.com/berth-registry/berth/internal/httpserver"
+	"github.com/berth-registry/berth/internal/iamapi"
+	"github.com/berth-registry/berth/internal/identity"
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 	"github.com/berth-registry/berth/internal/ociapi"
+	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -40,6 +43,7 @@ type App struct {
 	keys   *auth.CachedKeys
 	authn  *auth.KeyAuthenticator
 	tokens *token.Minter
+	authz  *registry.PolicyAuthorizer
 	svc    *registry.Service
 	server *httpserver.Server
 }
@@ -81,8 +85,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	a.authz = &registry.PolicyAuthorizer{Store: a.meta, Clock: d.Clock, TTL: policyCacheTTL}
 	a.svc, err = registry.New(registry.Options{
-		Meta: a.meta, Blobs: a.blobs, Authorizer: registry.AccountAuthorizer{}, Logger: d.Logger, Clock: d.Clock,
+		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
 		RepositoryCacheTTL: time.Second,
 	})
@@ -104,6 +109,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	return a, nil
 }
 
+// policyCacheTTL is how long a node trusts policies it loaded; changes made
+// through this node apply at once.
+const policyCacheTTL = time.Second
+
 // tokenStore gives the password minter the shared signing keys and the
 // cached access-key lookups.
 type tokenStore struct {
@@ -117,7 +126,7 @@ type tokenStore struct {
 func (a *App) handler() (http.Handler, error) {
 	v2 := ociapi.New(ociapi.Options{
 		Service: a.svc, Auth: a.authn, DefaultAccount: a.cfg.AccountID,
-		RegistryHost: a.cfg.Host(), RegistryURL: a.cfg.URL(), Logger: a.log,
+		RegistryHost: a.cfg.Host(), RegistryURL: a.cfg.URL(), Logger: a.log, AnonymousPull: a.cfg.AnonymousPull,
 	})
 	ecr, err := ecrapi.New(ecrapi.Options{
 		Service: a.svc, Tokens: a.tokens, Signer: a.tokens,
@@ -126,6 +135,10 @@ func (a *App) handler() (http.Handler, error) {
 		RegistryURL: a.cfg.URL(), RegistryHost: a.cfg.Host(), DefaultAccount: a.cfg.AccountID,
 		Region: a.cfg.Region, Logger: a.log, Clock: a.now,
 	})
+	if err != nil {
+		return nil, err
+	}
+	iam, err := a.iamHandler()
 	if err != nil {
 		return nil, err
 	}
@@ -145,10 +158,62 @@ func (a *App) handler() (http.Handler, error) {
 			v2.ServeHTTP(w, r)
 		case ecrapi.IsECRRequest(r):
 			ecr.ServeHTTP(w, r)
+		case iamapi.IsQueryRequest(r):
+			iam.ServeHTTP(w, r)
 		default:
 			mux.ServeHTTP(w, r)
 		}
 	}), nil
+}
+
+// iamHandler builds the IAM and STS query API. IAM actions are authorized
+// by the same policy engine as ECR actions.
+func (a *App) iamHandler() (http.Handler, error) {
+	ids, err := identity.New(identity.Options{
+		Store: a.meta, Sealer: a.sealer, Managed: managedCatalog{}, Clock: a.now, Logger: a.log,
+		InvalidateKey: a.keys.Invalidate,
+		// Sizes are checked by identity (inline aggregate, managed policy).
+		ValidatePolicy: func(doc string) error { _, err := policy.ParseWithLimit(doc, policy.Identity, 0); return err },
+		Authorize: func(ctx context.Context, who auth.Principal, action, resource, account string) error {
+			err := a.authz.Authorize(ctx, registry.AccessRequest{Principal: who, Action: action,
+				Resource: resource, ResourceAccount: account})
+			if errors.Is(err, registry.ErrDenied) {
+				return identity.Denied(registry.Message(err))
+			}
+			return err
+		},
+		OnPolicyChange: a.authz.InvalidateIdentity,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return iamapi.New(iamapi.Options{Service: ids, Logger: a.log,
+		Auth: &auth.SigV4Authenticator{Keys: a.keys, Sealer: a.sealer,
+			Verifier: &sigv4.Verifier{Region: a.cfg.Region, Services: []string{"iam", "sts"}, Clock: a.now}}}), nil
+}
+
+// managedCatalog adapts the policy engine's built-in AWS-managed policies.
+type managedCatalog struct{}
+
+func (managedCatalog) Get(arn string) (string, string, bool) {
+	name, ok := strings.CutPrefix(arn, policy.ManagedARNPrefix)
+	if !ok {
+		return "", "", false
+	}
+	p, ok := policy.Managed(name)
+	if !ok {
+		return "", "", false
+	}
+	return name, p.Text(), true
+}
+
+func (managedCatalog) List() []string {
+	names := policy.ManagedNames()
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = policy.ManagedARN(n)
+	}
+	return out
 }
 
 // ready reports whether the database and blob store answer.

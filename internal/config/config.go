@@ -37,6 +37,9 @@ type Config struct {
 	// CreateOnPush creates a missing repository on its first push instead of
 	// answering NAME_UNKNOWN (ECR requires CreateRepository first).
 	CreateOnPush bool `yaml:"createOnPush"`
+	// AnonymousPull lets unauthenticated clients pull what a repository or
+	// registry policy grants to "Principal": "*" (ECR has no such thing).
+	AnonymousPull bool `yaml:"anonymousPull"`
 	// UploadExpiry is how long an idle upload session lives.
 	UploadExpiry time.Duration `yaml:"uploadExpiry"`
 	// KeyCacheTTL is how long a node trusts an access-key row it read; a
@@ -80,6 +83,7 @@ func (c *Config) fields() []field {
 		{"tls-cert", "TLS certificate file (PEM)", &c.TLSCert},
 		{"tls-key", "TLS private key file (PEM)", &c.TLSKey},
 		{"create-on-push", "create missing repositories on first push", &c.CreateOnPush},
+		{"anonymous-pull", "let unauthenticated clients pull what policies grant to Principal \"*\"", &c.AnonymousPull},
 		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
 		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},

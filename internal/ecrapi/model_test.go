@@ -498,7 +498,7 @@ func manyTags(n int) []obj {
 }
 
 func policyScenarios(e *conformanceEnv) {
-	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}`
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Resource":"*"}]}`
 	repo := obj{"repositoryName": "app/web"}
 	e.fail("GetRepositoryPolicy", repo, "RepositoryPolicyNotFoundException")
 	e.fail("DeleteRepositoryPolicy", repo, "RepositoryPolicyNotFoundException")

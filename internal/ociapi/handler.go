@@ -28,7 +28,11 @@ type Options struct {
 	RegistryURL string
 	// AllowRedirects lets blob GETs redirect to the backend (S3 presigned).
 	AllowRedirects bool
-	Logger         *slog.Logger
+	// AnonymousPull evaluates unauthenticated reads (GET and HEAD, except
+	// the /v2/ ping) as the anonymous principal, which only policies
+	// naming "Principal": "*" can allow.
+	AnonymousPull bool
+	Logger        *slog.Logger
 }
 
 // Handler serves /v2.
@@ -66,11 +70,11 @@ type request struct {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
-	who, ok := h.authenticate(w, r)
+	rt := parseRoute(r.URL.Path)
+	who, ok := h.authenticate(w, r, rt)
 	if !ok {
 		return
 	}
-	rt := parseRoute(r.URL.Path)
 	if rt.ep == epNone {
 		writeCode(w, r, apiError{Code: codeNotFound, Message: "no such endpoint: " + r.URL.Path})
 		return
@@ -111,8 +115,12 @@ func hostname(hostport string) string {
 }
 
 // authenticate requires Basic credentials on every request.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, bool) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, rt route) (auth.Principal, bool) {
 	user, pass, ok := r.BasicAuth()
+	if !ok && r.Header.Get("Authorization") == "" && h.opts.AnonymousPull && rt.ep != epBase &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		return auth.Principal{Type: auth.TypeAnonymous}, true
+	}
 	if !ok {
 		h.unauthorized(w, r, "Not Authorized")
 		return auth.Principal{}, false
@@ -173,7 +181,14 @@ func (h *Handler) dispatch(q *request) {
 	fn(q)
 }
 
-func (h *Handler) fail(q *request, err error) { h.writeError(q.r.Context(), q.w, q.r, err) }
+func (h *Handler) fail(q *request, err error) {
+	// An anonymous caller that is denied is asked to authenticate.
+	if q.who.Type == auth.TypeAnonymous && (errors.Is(err, registry.ErrDenied) || errors.Is(err, registry.ErrNameUnknown)) {
+		h.unauthorized(q.w, q.r, "Not Authorized")
+		return
+	}
+	h.writeError(q.r.Context(), q.w, q.r, err)
+}
 
 func (h *Handler) base(q *request) {
 	q.w.Header().Set("Content-Type", "application/json")

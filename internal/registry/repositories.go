@@ -142,6 +142,7 @@ func (s *Service) DeleteRepository(ctx context.Context, who auth.Principal, r Re
 	}
 	err = s.meta.DeleteRepository(ctx, repo.ID, force)
 	s.repos.invalidate(r)
+	s.invalidateRepository(r)
 	switch {
 	case errors.Is(err, metastore.ErrRepositoryNotEmpty):
 		return repo, errorf(ErrRepositoryNotEmpty, "The repository with name '%s' in registry with id '%s' cannot be deleted "+
@@ -201,6 +202,7 @@ func (s *Service) TagResource(ctx context.Context, who auth.Principal, r RepoRef
 	if err != nil {
 		return err
 	}
+	defer s.invalidateRepository(r)
 	err = s.meta.TagResource(ctx, repo.ID, tags, MaxResourceTags)
 	if errors.Is(err, metastore.ErrTooManyTags) {
 		return tooManyTags()
@@ -219,6 +221,7 @@ func (s *Service) UntagResource(ctx context.Context, who auth.Principal, r RepoR
 	if err != nil {
 		return err
 	}
+	defer s.invalidateRepository(r)
 	return s.meta.UntagResource(ctx, repo.ID, keys)
 }
 

@@ -2,12 +2,12 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/metastore"
+	"github.com/berth-registry/berth/internal/policy"
 )
 
 // Actions of the policy and settings operations.
@@ -23,9 +23,6 @@ const (
 	ActionPutAccountSetting      = "ecr:PutAccountSetting"
 )
 
-// MaxPolicySize is ECR's limit on repository and registry policy texts.
-const MaxPolicySize = 10240
-
 // Account settings Berth knows, with their allowed values; the first is
 // the default. BLOB_MOUNTING defaults to ENABLED in Berth (ECR introduced
 // it disabled): OCI clients rely on mounts, and a mount still requires
@@ -36,19 +33,43 @@ var accountSettings = map[string][]string{
 	"BLOB_MOUNTING":           {"ENABLED", "DISABLED"},
 }
 
-// checkPolicyText accepts a JSON object with a Statement, within size.
-// Full IAM validation arrives with the policy engine.
-func checkPolicyText(text string) error {
-	if len(text) > MaxPolicySize {
-		return errorf(ErrInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: "+
-			"'policy text must be at most %d characters'", MaxPolicySize)
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(text), &doc); err != nil || doc["Statement"] == nil {
-		return errorf(ErrInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: "+
-			"'Invalid policy text: a JSON object with a Statement is required'")
+// checkPolicyText validates a policy with the IAM policy engine, worded
+// as ECR words it.
+func checkPolicyText(text string, kind policy.Kind) error {
+	if _, err := policy.Parse(text, kind); err != nil {
+		return errorf(ErrInvalidParameter, "Invalid parameter at 'PolicyText' failed to satisfy constraint: '%s'", policyMessage(err))
 	}
 	return nil
+}
+
+// policyMessage is the engine's AWS message, with its detail when it has one.
+func policyMessage(err error) string {
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		if pe.Detail != "" {
+			return pe.Message + " " + pe.Detail
+		}
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// policyCache is what the service tells an authorizer that caches policies.
+type policyCache interface {
+	InvalidateRepository(account, name string)
+	InvalidateRegistry(account string)
+}
+
+func (s *Service) invalidateRepository(r RepoRef) {
+	if c, ok := s.authz.(policyCache); ok {
+		c.InvalidateRepository(r.AccountID, r.Name)
+	}
+}
+
+func (s *Service) invalidateRegistry(account string) {
+	if c, ok := s.authz.(policyCache); ok {
+		c.InvalidateRegistry(account)
+	}
 }
 
 // GetRepositoryPolicy returns a repository's policy text.
@@ -66,13 +87,14 @@ func (s *Service) GetRepositoryPolicy(ctx context.Context, who auth.Principal, r
 
 // SetRepositoryPolicy stores a repository's policy text.
 func (s *Service) SetRepositoryPolicy(ctx context.Context, who auth.Principal, r RepoRef, text string) error {
-	if err := checkPolicyText(text); err != nil {
+	if err := checkPolicyText(text, policy.Resource); err != nil {
 		return err
 	}
 	repo, err := s.repository(ctx, who, ActionSetRepositoryPolicy, r, false)
 	if err != nil {
 		return err
 	}
+	defer s.invalidateRepository(r)
 	return s.meta.SetRepositoryPolicy(ctx, repo.ID, text)
 }
 
@@ -82,6 +104,7 @@ func (s *Service) DeleteRepositoryPolicy(ctx context.Context, who auth.Principal
 	if err != nil {
 		return "", err
 	}
+	defer s.invalidateRepository(r)
 	text, err := s.meta.DeleteRepositoryPolicy(ctx, repo.ID)
 	if errors.Is(err, metastore.ErrNotFound) {
 		return "", repoPolicyNotFound(r)
@@ -108,12 +131,13 @@ func (s *Service) GetRegistryPolicy(ctx context.Context, who auth.Principal, acc
 
 // PutRegistryPolicy stores the account's registry policy.
 func (s *Service) PutRegistryPolicy(ctx context.Context, who auth.Principal, account, text string) error {
-	if err := checkPolicyText(text); err != nil {
+	if err := checkPolicyText(text, policy.Registry); err != nil {
 		return err
 	}
 	if err := s.AuthorizeRegistry(ctx, who, ActionPutRegistryPolicy, account); err != nil {
 		return err
 	}
+	defer s.invalidateRegistry(account)
 	return s.meta.PutRegistryPolicy(ctx, account, text)
 }
 
@@ -122,6 +146,7 @@ func (s *Service) DeleteRegistryPolicy(ctx context.Context, who auth.Principal, 
 	if err := s.AuthorizeRegistry(ctx, who, ActionDeleteRegistryPolicy, account); err != nil {
 		return "", err
 	}
+	defer s.invalidateRegistry(account)
 	text, err := s.meta.DeleteRegistryPolicy(ctx, account)
 	if errors.Is(err, metastore.ErrNotFound) {
 		return "", registryPolicyNotFound(account)
@@ -173,6 +198,7 @@ func (s *Service) PutAccountSetting(ctx context.Context, who auth.Principal, acc
 	if err := s.AuthorizeRegistry(ctx, who, ActionPutAccountSetting, account); err != nil {
 		return err
 	}
+	defer s.invalidateRegistry(account)
 	return s.meta.PutAccountSetting(ctx, account, name, value)
 }
 

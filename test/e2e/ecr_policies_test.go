@@ -15,6 +15,12 @@ const userPolicy = "{\n  \"Version\" : \"2012-10-17\",\n\t\"Statement\": [ {\"Si
 	"\"Principal\":{\"AWS\":\"arn:aws:iam::000000000000:root\"},\"Action\":[\"ecr:BatchGetImage\",\"ecr:GetDownloadUrlForLayer\"]," +
 	"\"Condition\":{\"StringLike\":{\"aws:PrincipalTag/team\":\"a*\\u00e9\"}}} ]\n}\n"
 
+// registryPolicy is a registry policy as typed: registry policy statements
+// name the repositories they cover.
+const registryPolicy = "{\n  \"Version\" : \"2012-10-17\",\n\t\"Statement\": [ {\"Sid\":\"pull\", \"Effect\":\"Allow\"," +
+	"\"Principal\":{\"AWS\":\"arn:aws:iam::000000000000:root\"},\"Action\":[\"ecr:BatchGetImage\"]," +
+	"\"Resource\":\"arn:aws:ecr:us-east-1:000000000000:repository/*\"} ]\n}\n"
+
 // invalidPolicies are refused by Set/PutRegistry/RepositoryPolicy.
 var invalidPolicies = map[string]string{
 	"not JSON":         `{"Statement": [`,
@@ -98,23 +104,23 @@ func TestECRRegistryPolicy(t *testing.T) {
 	_, err = c.DeleteRegistryPolicy(ctx, &ecr.DeleteRegistryPolicyInput{})
 	wantException[*types.RegistryPolicyNotFoundException](t, "DeleteRegistryPolicy before any is set", err)
 
-	put, err := c.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(userPolicy)})
+	put, err := c.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(registryPolicy)})
 	if err != nil {
 		t.Fatalf("PutRegistryPolicy: %v", err)
 	}
-	if aws.ToString(put.PolicyText) != userPolicy || aws.ToString(put.RegistryId) != defaultAccount {
+	if aws.ToString(put.PolicyText) != registryPolicy || aws.ToString(put.RegistryId) != defaultAccount {
 		t.Errorf("PutRegistryPolicy answered %q for %s", aws.ToString(put.PolicyText), aws.ToString(put.RegistryId))
 	}
 	got, err := c.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{})
-	if err != nil || aws.ToString(got.PolicyText) != userPolicy || aws.ToString(got.RegistryId) != defaultAccount {
-		t.Errorf("GetRegistryPolicy = %q, %v; want the text byte for byte:\n%q", aws.ToString(got.PolicyText), err, userPolicy)
+	if err != nil || aws.ToString(got.PolicyText) != registryPolicy || aws.ToString(got.RegistryId) != defaultAccount {
+		t.Errorf("GetRegistryPolicy = %q, %v; want the text byte for byte:\n%q", aws.ToString(got.PolicyText), err, registryPolicy)
 	}
 	for what, text := range invalidPolicies {
 		_, err := c.PutRegistryPolicy(ctx, &ecr.PutRegistryPolicyInput{PolicyText: aws.String(text)})
 		wantException[*types.InvalidParameterException](t, "PutRegistryPolicy "+what, err)
 	}
 	del, err := c.DeleteRegistryPolicy(ctx, &ecr.DeleteRegistryPolicyInput{})
-	if err != nil || aws.ToString(del.PolicyText) != userPolicy || aws.ToString(del.RegistryId) != defaultAccount {
+	if err != nil || aws.ToString(del.PolicyText) != registryPolicy || aws.ToString(del.RegistryId) != defaultAccount {
 		t.Errorf("DeleteRegistryPolicy = %q, %v; want the deleted text", aws.ToString(del.PolicyText), err)
 	}
 	_, err = c.GetRegistryPolicy(ctx, &ecr.GetRegistryPolicyInput{})
