@@ -42,6 +42,7 @@ type PolicyAuthorizer struct {
 
 type cachedIdentity struct {
 	policies []*policy.Policy
+	arn      string // with the user's path: arn:aws:iam::<account>:user<path><name>
 	userID   string
 	tags     map[string]string
 	expires  time.Time
@@ -112,6 +113,9 @@ func (a *PolicyAuthorizer) principal(ctx context.Context, p auth.Principal) (pol
 		}
 		pr := policy.UserPrincipal(p.AccountID, p.UserName, id.userID)
 		pr.Tags = id.tags
+		if id.arn != "" {
+			pr.ARN = id.arn // IAM paths are part of the ARN policies name
+		}
 		return pr, id.policies, nil
 	}
 	return policy.Principal{Type: policy.Anonymous}, nil, nil
@@ -132,7 +136,12 @@ func (a *PolicyAuthorizer) identity(ctx context.Context, account, user string) (
 	} else if err != nil {
 		return c, fmt.Errorf("load user: %w", err)
 	} else {
-		c = cachedIdentity{userID: u.ID, tags: tagMap(u.Tags), expires: now.Add(a.TTL)}
+		path := u.Path
+		if path == "" {
+			path = "/"
+		}
+		c = cachedIdentity{userID: u.ID, tags: tagMap(u.Tags), expires: now.Add(a.TTL),
+			arn: "arn:aws:iam::" + account + ":user" + path + u.Name}
 		docs, managed, err := a.Store.IdentityPolicies(ctx, account, user)
 		if err != nil {
 			return c, fmt.Errorf("load identity policies: %w", err)
