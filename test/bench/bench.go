@@ -90,6 +90,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 		metrics = append(metrics, ms...)
 	}
+	compareBaselines(metrics)
 	return report(stdout, hdr, metrics, o.jsonOut)
 }
 

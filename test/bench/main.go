@@ -51,6 +51,17 @@
 //     GetAuthorizationToken, interleaved rep by rep with the same HEAD
 //     authenticated with the access key, so the difference is the cost of
 //     verifying the password;
+//   - policy authorization, Berth only: the same HEAD as an IAM user (created
+//     in prepare over the IAM API with the root key, Basic auth with its
+//     access key) whose inline identity policy has 20 statements of which
+//     only the last, an Allow of ecr:BatchGetImage on the repository,
+//     applies (the others name other actions, repositories, regions or
+//     accounts, or have conditions on aws:SourceIp, aws:CurrentTime or
+//     aws:PrincipalTag that do not hold; prepare checks that the first 19
+//     allow nothing), on a repository with a 4-statement policy, interleaved
+//     rep by rep with the same HEAD as the root user (whom the repository
+//     policy still applies to). The repository policy stays on that
+//     repository for the rest of the run;
 //   - RSS: VmRSS of each server sampled every 50 ms during one -rss-size
 //     streamed push; peak MiB (one run; RSS is not noisy).
 //
@@ -67,8 +78,11 @@
 // PASS or MISS (ERR when a run failed; the error is on stderr). Targets:
 // large-blob push and pull >= 0.9x the limit; small-blob push and pull and
 // manifest push >= 2x the reference; manifest HEAD/GET by tag >= 3x the
-// reference; peak RSS during the big push < 100 MiB. Berth-only rows have
-// no reference column; their target is informational (result INFO).
+// reference; peak RSS during the big push < 100 MiB; the HEAD as the IAM
+// user with its policies >= 0.9x the HEAD as root (in the Berth/baseline
+// column, which the table has when such a row ran). Other
+// Berth-only rows have no reference column; their target is informational
+// (result INFO).
 //
 // The second table is diagnostic: server CPU per operation (per GB for the
 // large transfers) measured from /proc/<pid>/stat, which is much less
@@ -80,7 +94,8 @@
 // The third section, when Berth-only rows ran, says what each of them costs
 // per request: Berth's CPU, all of the client's CPU, the client's SigV4
 // signing alone and its share of the server's figure; then the server CPU
-// the token adds over the access key on the HEAD, and, when
+// the token adds over the access key on the HEAD, that the IAM user and
+// its policies add over the root user, and, when
 // manifest_get_tag ran too, what one manifest costs over the ECR API
 // (BatchGetImage) against /v2 (not interleaved).
 //
@@ -88,7 +103,8 @@
 // the servers' pids (for `perf record -g -p PID`), go to stderr. -only runs
 // a subset of metrics by key (the keys are in the JSON; naming one of a
 // group, such as ecr_token_registry_auth and its baseline
-// ecr_key_registry_auth, runs the group); -cpuprofile
+// ecr_key_registry_auth, or authz_head_policies and authz_head_root, runs
+// the group); -cpuprofile
 // profiles the load generator itself. Processes and temp dirs are removed
 // on exit, also on Ctrl-C.
 package main

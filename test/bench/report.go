@@ -10,18 +10,24 @@ import (
 	"text/tabwriter"
 )
 
-// rule is a metric's target: Berth/against >= ratio, or, without against,
-// Berth < ceiling; or, with info, none (the figure is informational).
+// rule is a metric's target: Berth/against >= ratio, or, with baseline,
+// Berth >= ratio x Berth's figure in the baseline metric (another key of
+// the run, measured interleaved with it), or, without either, Berth <
+// ceiling; or, with info, none (the figure is informational).
 type rule struct {
-	against string
-	ratio   float64
-	ceiling float64
-	info    bool
+	against  string
+	baseline string // metric key
+	ratio    float64
+	ceiling  float64
+	info     bool
 }
 
 func (r rule) String() string {
 	if r.info {
 		return "informational"
+	}
+	if r.baseline != "" {
+		return fmt.Sprintf(">= %gx %s", r.ratio, r.baseline)
 	}
 	switch r.against {
 	case targetReference:
@@ -41,6 +47,8 @@ type metric struct {
 	Median      map[string]float64  `json:"median"`
 	VsReference *float64            `json:"berth_vs_reference,omitempty"`
 	VsLimit     *float64            `json:"berth_vs_limit,omitempty"`
+	Baseline    string              `json:"baseline,omitempty"` // the metric key of a baseline rule
+	VsBaseline  *float64            `json:"berth_vs_baseline,omitempty"`
 	Result      string              `json:"result"` // PASS, MISS, INFO (informational row) or ERR
 	Samples     map[string][]sample `json:"samples"`
 	Errors      map[string]string   `json:"errors,omitempty"`
@@ -52,18 +60,19 @@ func newMetric(sc *scenario) *metric {
 	return &metric{
 		Key: sc.key, Title: sc.title, Unit: sc.unit, Target: sc.rule.String() + unitSuffix(sc),
 		Median: map[string]float64{}, Samples: map[string][]sample{}, Errors: map[string]string{}, rule: sc.rule,
-		berthOnly: sc.berthOnly,
+		Baseline: sc.rule.baseline, berthOnly: sc.berthOnly,
 	}
 }
 
 func unitSuffix(sc *scenario) string {
-	if sc.rule.against == "" && !sc.rule.info {
+	if sc.rule.against == "" && sc.rule.baseline == "" && !sc.rule.info {
 		return " " + sc.unit
 	}
 	return ""
 }
 
-// finish computes medians, ratios and the verdict.
+// finish computes medians, ratios and the verdict; that of a baseline rule
+// is left to compareBaselines.
 func (m *metric) finish() {
 	for name, ss := range m.Samples {
 		m.Median[name] = median(ss, func(s sample) float64 { return s.Value })
@@ -77,6 +86,7 @@ func (m *metric) finish() {
 	}
 	m.Result = "ERR"
 	switch {
+	case m.rule.baseline != "":
 	case m.rule.against == targetReference && m.VsReference != nil:
 		m.Result = verdict(*m.VsReference >= m.rule.ratio)
 	case m.rule.against == targetLimit && m.VsLimit != nil:
@@ -85,6 +95,31 @@ func (m *metric) finish() {
 		m.Result = "INFO"
 	case m.rule.against == "" && okB:
 		m.Result = verdict(berth < m.rule.ceiling)
+	}
+}
+
+// compareBaselines computes, for every metric with a baseline rule, Berth's
+// median over the baseline metric's and the verdict (ERR when either is
+// missing).
+func compareBaselines(metrics []*metric) {
+	byKey := map[string]*metric{}
+	for _, m := range metrics {
+		byKey[m.Key] = m
+	}
+	for _, m := range metrics {
+		if m.rule.baseline == "" {
+			continue
+		}
+		base, ok := byKey[m.rule.baseline]
+		if !ok {
+			continue
+		}
+		x, okX := m.Median[targetBerth]
+		y, okY := base.Median[targetBerth]
+		if okX && okY && y > 0 {
+			m.VsBaseline = ptr(x / y)
+			m.Result = verdict(*m.VsBaseline >= m.rule.ratio)
+		}
 	}
 }
 
@@ -124,12 +159,22 @@ func report(w io.Writer, h header, metrics []*metric, asJSON bool) error {
 	}
 	fmt.Fprintln(w, strings.Join(h.lines(), "\n"))
 	fmt.Fprintln(w)
+	// The Berth/baseline column is there when a row is compared with another.
+	baseline := slices.ContainsFunc(metrics, func(m *metric) bool { return m.Baseline != "" })
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "metric\t unit\t Berth\t reference\t limit\t Berth/ref\t Berth/limit\t target\t result\t")
+	head := "metric\t unit\t Berth\t reference\t limit\t Berth/ref\t Berth/limit\t"
+	if baseline {
+		head += " Berth/baseline\t"
+	}
+	fmt.Fprintln(tw, head+" target\t result\t")
 	for _, m := range metrics {
-		fmt.Fprintf(tw, "%s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t %s\t\n", m.Title, m.Unit,
+		fmt.Fprintf(tw, "%s\t %s\t %s\t %s\t %s\t %s\t %s\t", m.Title, m.Unit,
 			m.value(targetBerth), m.value(targetReference), m.value(targetLimit),
-			ratio(m.VsReference), ratio(m.VsLimit), m.Target, m.Result)
+			ratio(m.VsReference), ratio(m.VsLimit))
+		if baseline {
+			fmt.Fprintf(tw, " %s\t", ratio(m.VsBaseline))
+		}
+		fmt.Fprintf(tw, " %s\t %s\t\n", m.Target, m.Result)
 	}
 	tw.Flush()
 	notes(w, h, metrics)
@@ -234,8 +279,8 @@ func cpuRatio(b, r float64) string {
 	return fmt.Sprintf("%.2fx", b/r)
 }
 
-// costs prints, for the Berth-only rows (the ECR API and registry-password
-// rows), what one request costs: the server's CPU, this program's CPU and,
+// costs prints, for the Berth-only rows (the ECR API, registry-password
+// and authorization rows), what one request costs: the server's CPU, this program's CPU and,
 // of that, the CPU of making and SigV4-signing the request (measured alone
 // after each repetition); then the differences between rows that isolate
 // one mechanism.
@@ -280,6 +325,8 @@ func costs(w io.Writer, metrics []*metric) {
 	}
 	diff("registry-password verification", byKey["ecr_token_registry_auth"], byKey["ecr_key_registry_auth"],
 		"the token", "the access key (interleaved)")
+	diff(fmt.Sprintf("IAM user, %d-statement identity policy, over root (same repository policy)", authzStatements),
+		byKey["authz_head_policies"], byKey["authz_head_root"], "the user's key", "the root key (interleaved)")
 	diff("one manifest by tag", byKey["ecr_batch_get_image"], byKey["manifest_get_tag"],
 		"ECR BatchGetImage (SigV4, JSON)", "/v2 GET (Basic access key, not interleaved)")
 }

@@ -47,20 +47,22 @@ type scenario struct {
 
 // bench holds what the scenarios share.
 type bench struct {
-	o         *options
-	log       io.Writer
-	nonce     string
-	block     []byte // repeating content of large streams
-	pool      *blobPool
-	manifest  manifestTemplate
-	seq       atomic.Uint64         // manifest sequence numbers, unique in the run
-	large     map[string]string     // target → digest (limit: file name) of its large blob
-	pullURLs  map[string][]*url.URL // target → small blobs to pull
-	tagURLs   map[string][]*url.URL // target → tagged manifests
-	signer    *v4.Signer            // SigV4 signer of the ECR calls, shared as the SDK client shares its own
-	ecrCalls  map[string][]*ecrCall // scenario key → ECR requests to replay (Berth only)
-	ecrToken  string                // Authorization from GetAuthorizationToken: Basic base64(AWS:<password>)
-	ecrPushed bool                  // repoECR holds its images (Berth only)
+	o          *options
+	log        io.Writer
+	nonce      string
+	block      []byte // repeating content of large streams
+	pool       *blobPool
+	manifest   manifestTemplate
+	seq        atomic.Uint64         // manifest sequence numbers, unique in the run
+	large      map[string]string     // target → digest (limit: file name) of its large blob
+	pullURLs   map[string][]*url.URL // target → small blobs to pull
+	tagURLs    map[string][]*url.URL // target → tagged manifests
+	signer     *v4.Signer            // SigV4 signer of the ECR calls, shared as the SDK client shares its own
+	ecrCalls   map[string][]*ecrCall // scenario key → ECR requests to replay (Berth only)
+	ecrToken   string                // Authorization from GetAuthorizationToken: Basic base64(AWS:<password>)
+	ecrPushed  bool                  // repoECR holds its images (Berth only)
+	authzAuth  string                // Authorization of the IAM user of the authz scenarios: Basic key id:secret
+	authzTried bool                  // the authz scenarios' set-up ran (authzAuth empty: it failed)
 }
 
 func (b *bench) scenarios() []*scenario {
@@ -87,6 +89,7 @@ func (b *bench) scenarios() []*scenario {
 		b.ecrScenario("ecr_get_authorization_token", "ECR GetAuthorizationToken (mint)", b.authorizationTokenCalls),
 	}
 	all = append(all, b.tokenAuthScenarios()...)
+	all = append(all, b.authzScenarios()...)
 	return append(all, b.rssScenario())
 }
 
