@@ -10,14 +10,37 @@ import (
 // Shapes (names and members as in the ECR model).
 
 type repositoryShape struct {
-	RepositoryArn              string                   `json:"repositoryArn"`
-	RegistryID                 string                   `json:"registryId"`
-	RepositoryName             string                   `json:"repositoryName"`
-	RepositoryURI              string                   `json:"repositoryUri"`
-	CreatedAt                  *Time                    `json:"createdAt,omitempty"`
-	ImageTagMutability         string                   `json:"imageTagMutability"`
-	ImageScanningConfiguration *scanningConfiguration   `json:"imageScanningConfiguration,omitempty"`
-	EncryptionConfiguration    *encryptionConfiguration `json:"encryptionConfiguration,omitempty"`
+	RepositoryArn                      string                   `json:"repositoryArn"`
+	RegistryID                         string                   `json:"registryId"`
+	RepositoryName                     string                   `json:"repositoryName"`
+	RepositoryURI                      string                   `json:"repositoryUri"`
+	CreatedAt                          *Time                    `json:"createdAt,omitempty"`
+	ImageTagMutability                 string                   `json:"imageTagMutability"`
+	ImageTagMutabilityExclusionFilters []exclusionFilter        `json:"imageTagMutabilityExclusionFilters,omitempty"`
+	ImageScanningConfiguration         *scanningConfiguration   `json:"imageScanningConfiguration,omitempty"`
+	EncryptionConfiguration            *encryptionConfiguration `json:"encryptionConfiguration,omitempty"`
+}
+
+// exclusionFilter is ECR's ImageTagMutabilityExclusionFilter.
+type exclusionFilter struct {
+	FilterType string `json:"filterType"`
+	Filter     string `json:"filter"`
+}
+
+func exclusionFilters(in []exclusionFilter) []string {
+	var out []string
+	for _, f := range in {
+		out = append(out, f.Filter)
+	}
+	return out
+}
+
+func filterShapes(filters []string) []exclusionFilter {
+	var out []exclusionFilter
+	for _, f := range filters {
+		out = append(out, exclusionFilter{FilterType: "WILDCARD", Filter: f})
+	}
+	return out
 }
 
 type scanningConfiguration struct {
@@ -43,8 +66,9 @@ func (h *Handler) repositoryShape(r registry.Repository) repositoryShape {
 		RepositoryArn: h.svc.ARN(registry.RepoRef{AccountID: r.AccountID, Name: r.Name}),
 		RegistryID:    r.AccountID, RepositoryName: r.Name, RepositoryURI: h.repositoryURI(r.AccountID, r.Name),
 		CreatedAt: timePtr(r.CreatedAt), ImageTagMutability: r.ImageTagMutability,
-		ImageScanningConfiguration: &scanningConfiguration{ScanOnPush: r.ScanOnPush},
-		EncryptionConfiguration:    enc,
+		ImageTagMutabilityExclusionFilters: filterShapes(r.TagMutabilityExclusions),
+		ImageScanningConfiguration:         &scanningConfiguration{ScanOnPush: r.ScanOnPush},
+		EncryptionConfiguration:            enc,
 	}
 }
 
@@ -70,6 +94,7 @@ type createRepositoryInput struct {
 	RepositoryName             string                   `json:"repositoryName"`
 	Tags                       []tagShape               `json:"tags"`
 	ImageTagMutability         *string                  `json:"imageTagMutability"`
+	ExclusionFilters           []exclusionFilter        `json:"imageTagMutabilityExclusionFilters"`
 	ImageScanningConfiguration *scanningConfiguration   `json:"imageScanningConfiguration"`
 	EncryptionConfiguration    *encryptionConfiguration `json:"encryptionConfiguration"`
 }
@@ -79,7 +104,7 @@ type repositoryOutput struct {
 }
 
 func (h *Handler) createRepository(ctx context.Context, who auth.Principal, in *createRepositoryInput) (*repositoryOutput, error) {
-	set := registry.RepositorySettings{Tags: resourceTags(in.Tags)}
+	set := registry.RepositorySettings{Tags: resourceTags(in.Tags), TagMutabilityExclusions: exclusionFilters(in.ExclusionFilters)}
 	if in.ImageTagMutability != nil {
 		set.ImageTagMutability = *in.ImageTagMutability
 	}
@@ -181,29 +206,33 @@ func (h *Handler) deleteRepository(ctx context.Context, who auth.Principal, in *
 }
 
 type putImageTagMutabilityInput struct {
-	RegistryID         *string `json:"registryId"`
-	RepositoryName     string  `json:"repositoryName"`
-	ImageTagMutability string  `json:"imageTagMutability"`
+	RegistryID         *string           `json:"registryId"`
+	RepositoryName     string            `json:"repositoryName"`
+	ImageTagMutability string            `json:"imageTagMutability"`
+	ExclusionFilters   []exclusionFilter `json:"imageTagMutabilityExclusionFilters"`
 }
 
 type putImageTagMutabilityOutput struct {
-	RegistryID         string `json:"registryId"`
-	RepositoryName     string `json:"repositoryName"`
-	ImageTagMutability string `json:"imageTagMutability"`
+	RegistryID         string            `json:"registryId"`
+	RepositoryName     string            `json:"repositoryName"`
+	ImageTagMutability string            `json:"imageTagMutability"`
+	ExclusionFilters   []exclusionFilter `json:"imageTagMutabilityExclusionFilters,omitempty"`
 }
 
 func (h *Handler) putImageTagMutability(ctx context.Context, who auth.Principal, in *putImageTagMutabilityInput) (*putImageTagMutabilityOutput, error) {
 	ref := registry.RepoRef{AccountID: registryOf(who, in.RegistryID), Name: in.RepositoryName}
-	if err := registry.CheckTagMutability(in.ImageTagMutability); err != nil {
+	filters := exclusionFilters(in.ExclusionFilters)
+	if err := registry.CheckTagMutability(in.ImageTagMutability, filters); err != nil {
 		return nil, err
 	}
 	repo, err := h.svc.UpdateRepository(ctx, who, registry.ActionPutImageTagMutability, ref, func(r *registry.Repository) {
-		r.ImageTagMutability = in.ImageTagMutability
+		r.ImageTagMutability, r.TagMutabilityExclusions = in.ImageTagMutability, filters
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &putImageTagMutabilityOutput{repo.AccountID, repo.Name, repo.ImageTagMutability}, nil
+	return &putImageTagMutabilityOutput{repo.AccountID, repo.Name, repo.ImageTagMutability,
+		filterShapes(repo.TagMutabilityExclusions)}, nil
 }
 
 type putImageScanningConfigurationInput struct {

@@ -71,9 +71,12 @@ type Repository struct {
 	Name               string
 	CreatedAt          time.Time
 	ImageTagMutability string // MUTABLE, IMMUTABLE, ...
-	ScanOnPush         bool
-	EncryptionType     string // AES256 or KMS
-	KMSKey             string
+	// TagMutabilityExclusions are the WILDCARD filters of the *_WITH_EXCLUSION
+	// modes, in the order given.
+	TagMutabilityExclusions []string
+	ScanOnPush              bool
+	EncryptionType          string // AES256 or KMS
+	KMSKey                  string
 }
 
 // Manifest is a stored image manifest or index: the exact bytes as pushed.

@@ -258,9 +258,9 @@ func (s *Service) PutImage(ctx context.Context, who auth.Principal, r RepoRef, m
 	if dgst != "" && d.String() != dgst {
 		return PutManifestResult{}, digestMismatch(digest.Digest(dgst), d)
 	}
-	// In an immutable repository an existing tag is ImageTagAlreadyExists
-	// (PutManifest decides); elsewhere an identical image is ImageAlreadyExists.
-	if repo.ImageTagMutability != Immutable {
+	// An existing immutable tag is ImageTagAlreadyExists (PutManifest
+	// decides); otherwise an identical image is ImageAlreadyExists.
+	if immutable := tagImmutability(repo); immutable == nil || tag == "" || !immutable(tag) {
 		exists, err := s.imageExists(ctx, repo.ID, d, tag)
 		if err != nil {
 			return PutManifestResult{}, err

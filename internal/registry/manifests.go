@@ -83,7 +83,7 @@ func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef
 	if err := s.meta.PutManifest(ctx, rec, refs, tags, putOptions(repo)); err != nil {
 		var te *metastore.TagExistsError
 		if errors.As(err, &te) {
-			return PutManifestResult{}, tagImmutable(te.Tag, r)
+			return PutManifestResult{}, tagImmutable(te.Tag, r, repo)
 		}
 		return PutManifestResult{}, missingReference(err)
 	}
@@ -119,15 +119,16 @@ func (s *Service) manifestRecord(ctx context.Context, repoID int64, m *oci.Manif
 
 // putOptions applies the repository's tag mutability.
 func putOptions(repo metastore.Repository) metastore.PutOptions {
-	if repo.ImageTagMutability == Immutable {
-		return metastore.PutOptions{Immutable: func(string) bool { return true }}
-	}
-	return metastore.PutOptions{}
+	return metastore.PutOptions{Immutable: tagImmutability(repo)}
 }
 
-func tagImmutable(tag string, r RepoRef) error {
+func tagImmutable(tag string, r RepoRef, repo metastore.Repository) error {
+	why := "the repository is immutable"
+	if repo.ImageTagMutability != Immutable {
+		why = "the tag is immutable" // ECR's wording when filters decide
+	}
 	return &Error{Kind: ErrTagImmutable, Message: fmt.Sprintf("The image tag '%s' already exists in the '%s' repository "+
-		"and cannot be overwritten because the repository is immutable.", tag, r.Name),
+		"and cannot be overwritten because %s.", tag, r.Name, why),
 		Detail: map[string]string{"tag": tag}}
 }
 

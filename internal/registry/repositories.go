@@ -28,29 +28,111 @@ const MaxResourceTags = 50
 
 // Tag mutability settings (ECR's ImageTagMutability enum).
 const (
-	Mutable   = "MUTABLE"
-	Immutable = "IMMUTABLE"
+	Mutable                = "MUTABLE"
+	Immutable              = "IMMUTABLE"
+	ImmutableWithExclusion = "IMMUTABLE_WITH_EXCLUSION"
+	MutableWithExclusion   = "MUTABLE_WITH_EXCLUSION"
 )
 
-// CheckTagMutability accepts the modes Berth enforces. The exclusion-filter
-// modes are refused until filters are implemented, rather than stored and
-// silently not enforced.
-func CheckTagMutability(mode string) error {
+// CheckTagMutability validates a mutability mode with its exclusion
+// filters: the *_WITH_EXCLUSION modes take 1 to 5 filters of
+// [0-9a-zA-Z._*-]{1,128}, the others none (a filter there would be
+// silently meaningless, so it is refused).
+func CheckTagMutability(mode string, filters []string) error {
 	switch mode {
 	case "", Mutable, Immutable:
+		if len(filters) > 0 {
+			return errorf(ErrInvalidParameter, "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy "+
+				"constraint: 'exclusion filters are only allowed with IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION'")
+		}
+		return nil
+	case ImmutableWithExclusion, MutableWithExclusion:
+		if len(filters) < 1 || len(filters) > 5 {
+			return errorf(ErrInvalidParameter, "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy "+
+				"constraint: '%s needs 1 to 5 exclusion filters'", mode)
+		}
+		for _, f := range filters {
+			if !validTagFilter(f) {
+				return errorf(ErrInvalidParameter, "Invalid parameter at 'imageTagMutabilityExclusionFilters' failed to satisfy "+
+					"constraint: 'filter %q must match ^[0-9a-zA-Z._*-]{1,128}$'", f)
+			}
+		}
 		return nil
 	}
 	return errorf(ErrInvalidParameter, "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: "+
-		"'%s is not supported by this registry yet; use MUTABLE or IMMUTABLE'", mode)
+		"'Member must satisfy enum value set: [IMMUTABLE, IMMUTABLE_WITH_EXCLUSION, MUTABLE, MUTABLE_WITH_EXCLUSION]'")
+}
+
+func validTagFilter(f string) bool {
+	if len(f) < 1 || len(f) > 128 {
+		return false
+	}
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '_' || c == '*' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// wildcardMatch reports whether tag matches pattern, where * matches any
+// run of characters (none included) and everything else matches itself.
+func wildcardMatch(pattern, tag string) bool {
+	star, resume := -1, 0
+	p, t := 0, 0
+	for t < len(tag) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, resume = p, t
+			p++
+		case p < len(pattern) && pattern[p] == tag[t]:
+			p++
+			t++
+		case star >= 0:
+			p, resume = star+1, resume+1
+			t = resume
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// tagImmutability is the repository's rule: whether a tag is immutable.
+// nil means every tag is mutable.
+func tagImmutability(repo metastore.Repository) func(string) bool {
+	matches := func(tag string) bool {
+		for _, f := range repo.TagMutabilityExclusions {
+			if wildcardMatch(f, tag) {
+				return true
+			}
+		}
+		return false
+	}
+	switch repo.ImageTagMutability {
+	case Immutable:
+		return func(string) bool { return true }
+	case ImmutableWithExclusion:
+		return func(tag string) bool { return !matches(tag) }
+	case MutableWithExclusion:
+		return matches
+	}
+	return nil
 }
 
 // RepositorySettings are what CreateRepository may set.
 type RepositorySettings struct {
 	ImageTagMutability string // default MUTABLE
-	ScanOnPush         bool
-	EncryptionType     string // default AES256
-	KMSKey             string
-	Tags               []metastore.ResourceTag
+	// TagMutabilityExclusions are the filters of the *_WITH_EXCLUSION modes.
+	TagMutabilityExclusions []string
+	ScanOnPush              bool
+	EncryptionType          string // default AES256
+	KMSKey                  string
+	Tags                    []metastore.ResourceTag
 }
 
 // CreateRepository creates a repository in r.AccountID.
@@ -64,7 +146,7 @@ func (s *Service) CreateRepository(ctx context.Context, who auth.Principal, r Re
 	if err := validateResourceTags(set.Tags); err != nil {
 		return metastore.Repository{}, err
 	}
-	if err := CheckTagMutability(set.ImageTagMutability); err != nil {
+	if err := CheckTagMutability(set.ImageTagMutability, set.TagMutabilityExclusions); err != nil {
 		return metastore.Repository{}, err
 	}
 	if len(set.Tags) > MaxResourceTags {
@@ -73,7 +155,8 @@ func (s *Service) CreateRepository(ctx context.Context, who auth.Principal, r Re
 	repo := metastore.Repository{
 		AccountID: r.AccountID, Name: r.Name, CreatedAt: s.now(),
 		ImageTagMutability: cmpOr(set.ImageTagMutability, Mutable), ScanOnPush: set.ScanOnPush,
-		EncryptionType: cmpOr(set.EncryptionType, "AES256"), KMSKey: set.KMSKey,
+		TagMutabilityExclusions: set.TagMutabilityExclusions,
+		EncryptionType:          cmpOr(set.EncryptionType, "AES256"), KMSKey: set.KMSKey,
 	}
 	err := s.meta.CreateRepository(ctx, &repo)
 	switch {

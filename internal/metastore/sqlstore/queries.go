@@ -13,7 +13,8 @@ import (
 const (
 	accountCols    = "id, created_at"
 	accessKeyCols  = "id, account_id, user_name, secret_ciphertext, active, created_at"
-	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key"
+	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key," +
+		" tag_mutability_exclusions"
 	manifestCols   = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at"
 	manifestColsM  = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body, m.image_size, m.pushed_at"
 	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at, parts, last_part_size, small_part"
@@ -85,7 +86,7 @@ func newQueries(d dialect) queries {
 		setAccessKeyActive: "UPDATE access_keys SET active = ? WHERE id = ?",
 
 		insertRepository: "INSERT INTO repositories (account_id, name, created_at, image_tag_mutability," +
-			" scan_on_push, encryption_type, kms_key) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+			" scan_on_push, encryption_type, kms_key, tag_mutability_exclusions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
 		getRepository:         "SELECT " + repositoryCols + " FROM repositories WHERE account_id = ? AND name = ?",
 		listRepositories:      "SELECT " + repositoryCols + " FROM repositories WHERE account_id = ? AND name > ? ORDER BY name LIMIT ?",
 		repositoryExists:      "SELECT 1 FROM repositories WHERE id = ?",
@@ -127,7 +128,8 @@ func newQueries(d dialect) queries {
 			" AND NOT " + isTaggedM + " ORDER BY m.digest LIMIT ?",
 		getImagesPrefix: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest IN (",
 
-		updateRepositorySettings: "UPDATE repositories SET image_tag_mutability = ?, scan_on_push = ? WHERE id = ?",
+		updateRepositorySettings: "UPDATE repositories SET image_tag_mutability = ?, scan_on_push = ?," +
+			" tag_mutability_exclusions = ? WHERE id = ?",
 		// One row of NULLs for a repository without tags, none for a missing one.
 		listResourceTags: "SELECT t.key, t.value FROM repositories r LEFT JOIN repository_resource_tags t" +
 			" ON t.repository_id = r.id WHERE r.id = ? ORDER BY t.key",

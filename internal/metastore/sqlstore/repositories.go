@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/metastore"
 )
@@ -22,7 +23,7 @@ func (s *Store) CreateRepository(ctx context.Context, r *metastore.Repository) e
 	var id int64
 	err := s.write(ctx, "create repository", func(ctx context.Context, tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, s.q.insertRepository, r.AccountID, r.Name, nanos(r.CreatedAt),
-			r.ImageTagMutability, r.ScanOnPush, r.EncryptionType, r.KMSKey).Scan(&id)
+			r.ImageTagMutability, r.ScanOnPush, r.EncryptionType, r.KMSKey, joinLines(r.TagMutabilityExclusions)).Scan(&id)
 	})
 	if err != nil {
 		return err
@@ -78,14 +79,21 @@ func (s *Store) requireRepository(ctx context.Context, tx *sql.Tx, id int64) err
 func scanRepository(r scanner) (metastore.Repository, error) {
 	var repo metastore.Repository
 	var created int64
+	var exclusions string
 	err := r.Scan(&repo.ID, &repo.AccountID, &repo.Name, &created, &repo.ImageTagMutability,
-		&repo.ScanOnPush, &repo.EncryptionType, &repo.KMSKey)
+		&repo.ScanOnPush, &repo.EncryptionType, &repo.KMSKey, &exclusions)
 	if err != nil {
 		return metastore.Repository{}, err
 	}
 	repo.CreatedAt = fromNanos(created)
+	if exclusions != "" {
+		repo.TagMutabilityExclusions = strings.Split(exclusions, "\n")
+	}
 	return repo, nil
 }
+
+// joinLines stores a list of newline-free values in one column.
+func joinLines(values []string) string { return strings.Join(values, "\n") }
 
 // execTx runs one statement in tx and returns the affected rows.
 func execTx(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {

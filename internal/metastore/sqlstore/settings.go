@@ -11,7 +11,8 @@ import (
 // UpdateRepositorySettings stores r's ImageTagMutability and ScanOnPush;
 // ErrNotFound when the repository is gone.
 func (s *Store) UpdateRepositorySettings(ctx context.Context, r metastore.Repository) error {
-	n, err := s.exec(ctx, s.q.updateRepositorySettings, r.ImageTagMutability, r.ScanOnPush, r.ID)
+	n, err := s.exec(ctx, s.q.updateRepositorySettings, r.ImageTagMutability, r.ScanOnPush,
+		joinLines(r.TagMutabilityExclusions), r.ID)
 	return s.fail("update repository settings", notFoundIfNone(n, err))
 }
 

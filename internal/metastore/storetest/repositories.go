@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 
@@ -33,7 +34,7 @@ func testRepositoryCreateGet(t *testing.T, s metastore.Store) {
 	noErr(t, "GetRepository", err)
 	wantTime(t, "CreatedAt", got.CreatedAt, time1)
 	got.CreatedAt = r.CreatedAt
-	if got != r {
+	if !reflect.DeepEqual(got, r) {
 		t.Errorf("GetRepository = %+v, want %+v", got, r)
 	}
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -26,15 +27,17 @@ func testRepositorySettingsUpdate(t *testing.T, s metastore.Store) {
 	other := mustRepo(t, s, "111111111111", "other")
 
 	changed := r
-	changed.ImageTagMutability, changed.ScanOnPush = "IMMUTABLE", true
+	changed.ImageTagMutability, changed.ScanOnPush = "IMMUTABLE_WITH_EXCLUSION", true
+	changed.TagMutabilityExclusions = []string{"latest", "dev-*"}
 	changed.Name, changed.EncryptionType, changed.KMSKey = "renamed", "KMS", "k" // not settings: ignored
 	noErr(t, "UpdateRepositorySettings", s.UpdateRepositorySettings(ctx, changed))
 	got, err := s.GetRepository(ctx, "111111111111", "app")
 	noErr(t, "GetRepository", err)
 	want := r
-	want.ImageTagMutability, want.ScanOnPush = "IMMUTABLE", true
+	want.ImageTagMutability, want.ScanOnPush = "IMMUTABLE_WITH_EXCLUSION", true
+	want.TagMutabilityExclusions = []string{"latest", "dev-*"}
 	want.CreatedAt = got.CreatedAt
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("after update = %+v, want %+v", got, want)
 	}
 	wantTime(t, "CreatedAt", got.CreatedAt, r.CreatedAt)
