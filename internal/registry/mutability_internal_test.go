@@ -84,8 +84,8 @@ func TestCheckTagMutability(t *testing.T) {
 		mode    string
 		filters []string
 	}{
-		{Immutable, []string{"latest"}},                               // filters need an exclusion mode
-		{ImmutableWithExclusion, nil},                                 // and an exclusion mode needs filters
+		{Immutable, []string{"latest"}},                                // filters need an exclusion mode
+		{ImmutableWithExclusion, nil},                                  // and an exclusion mode needs filters
 		{MutableWithExclusion, []string{"a", "b", "c", "d", "e", "f"}}, // at most 5
 		{MutableWithExclusion, []string{"bad/slash"}},
 		{MutableWithExclusion, []string{""}},
