@@ -2,6 +2,7 @@ package ociapi
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -42,10 +43,23 @@ func (h *Handler) getBlob(q *request) {
 	hd.Set("Content-Type", "application/octet-stream")
 	hd.Set("ETag", `"`+b.Digest.String()+`"`)
 	hd.Set("Cache-Control", "max-age=31536000") // content-addressed: never changes
-	// ServeContent handles Range (206) and If-None-Match, and lets net/http
-	// use sendfile when Body is an *os.File.
-	http.ServeContent(q.w, q.r, "", time.Time{}, b.Body)
+	if q.r.Header.Get("Range") != "" || q.r.Header.Get("If-None-Match") != "" || q.r.Method != http.MethodGet {
+		// ServeContent handles Range (206) and If-None-Match.
+		http.ServeContent(q.w, q.r, "", time.Time{}, b.Body)
+		return
+	}
+	// A whole blob is copied through a large buffer: on loopback and
+	// virtual NICs this measured faster than sendfile, with less CPU.
+	hd.Set("Accept-Ranges", "bytes")
+	hd.Set("Content-Length", strconv.FormatInt(b.Size, 10))
+	q.w.WriteHeader(http.StatusOK)
+	bp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bp)
+	_, _ = io.CopyBuffer(writerOnly{q.w}, b.Body, *bp)
 }
+
+// writerOnly hides io.ReaderFrom so that io.CopyBuffer uses our buffer.
+type writerOnly struct{ io.Writer }
 
 func (h *Handler) deleteBlob(q *request) {
 	if err := h.svc.DeleteBlob(q.r.Context(), q.who, q.repo, q.route.ref); err != nil {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/oci"
@@ -43,7 +44,11 @@ type Handler struct {
 	log       *slog.Logger
 	challenge string
 	table     map[routeKey]func(*request)
+	bufs      sync.Pool // *[]byte of blobCopyBuffer bytes, for whole-blob GETs
 }
+
+// blobCopyBuffer is the copy buffer for whole-blob GETs.
+const blobCopyBuffer = 1 << 20
 
 // New builds the /v2 handler.
 func New(o Options) *Handler {
@@ -55,6 +60,7 @@ func New(o Options) *Handler {
 		challenge: `Basic realm="` + strings.TrimSuffix(o.RegistryURL, "/") + `/",service="ecr.amazonaws.com"`,
 	}
 	h.table = h.routes()
+	h.bufs.New = func() any { b := make([]byte, blobCopyBuffer); return &b }
 	return h
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +27,8 @@ const limitCommand = "limit-server"
 // limitServer is the physical limit: the least a durable registry must do.
 // PUT /push/ receives a body, sha256-hashes it in the same pass, writes it
 // to a temp file, fsyncs, renames it to its digest and fsyncs the directory.
-// GET /file/<hex> serves such a file with http.ServeContent (sendfile);
+// GET /file/<hex> serves such a file the fastest raw way measured on these
+// machines: a copy through a 1 MiB buffer (sendfile was slower here);
 // DELETE /file/<hex> removes it; GET /healthz answers 200.
 type limitServer struct {
 	dir  string
@@ -146,8 +148,16 @@ func (l *limitServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeContent(w, r, "", time.Time{}, f)
+	w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 1<<20)
+	_, _ = io.CopyBuffer(struct{ io.Writer }{w}, f, buf)
 }
 
 func (l *limitServer) remove(w http.ResponseWriter, r *http.Request) {
