@@ -53,6 +53,9 @@ func (a *App) bootstrap(ctx context.Context, getenv func(string) string, out io.
 		return err
 	}
 	path := filepath.Join(a.cfg.DataDir, RootCredentialsFile)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // printed for pasting into another shell
+	}
 	creds := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
 		id, secret, a.cfg.Region)
 	if err := auth.WriteFileDurable(path, []byte(creds), 0o600); err != nil {
@@ -68,10 +71,12 @@ Berth created account %s and its root access key (shown once; also saved to %s):
   aws_secret_access_key = %s
 
 Next steps:
-  docker login %s --username %s --password-stdin <<< '%s'
-  docker push %s/<repository>:<tag>      (create the repository first, or run with --create-on-push)
+  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_REGION=%s AWS_ENDPOINT_URL=%s
+  aws ecr create-repository --repository-name <repository>
+  aws ecr get-login-password | docker login --username AWS --password-stdin %s
+  docker push %s/<repository>:<tag>
 
-`, acct, path, id, secret, a.cfg.Host(), id, secret, a.cfg.Host())
+`, acct, path, id, secret, path, a.cfg.Region, a.cfg.URL(), a.cfg.Host(), a.cfg.Host())
 	return nil
 }
 
