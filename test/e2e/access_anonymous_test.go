@@ -29,7 +29,7 @@ func TestAccessAnonymousPull(t *testing.T) {
 	t.Parallel()
 	t.Run("enabled", func(t *testing.T) {
 		t.Parallel()
-		s := startBerthWithFlags(t, "--anonymous-pull")
+		s := startBerth(t, withFlags("--anonymous-pull"))
 		anonymousPull(t, s, true)
 	})
 	t.Run("disabled", func(t *testing.T) {

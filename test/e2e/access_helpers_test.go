@@ -5,13 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -238,49 +236,4 @@ func (s *server) createAccount(t testing.TB, id string) accessKey {
 		t.Fatalf("no key in the output of berth admin account create:\n%s", out)
 	}
 	return accessKey{m[1], m[2]}
-}
-
-// startBerthWithFlags is startBerth with extra `berth serve` flags (the
-// harness has options only for some). Restarts of such a server would
-// drop the extra flags, so tests using it must not restart.
-func startBerthWithFlags(t *testing.T, flags ...string) *server {
-	t.Helper()
-	s := &server{t: t, dataDir: t.TempDir(), logs: &logSink{}}
-	t.Cleanup(s.cleanup)
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		s.host = net.JoinHostPort("127.0.0.1", freePort(t))
-		if err = s.startWithFlags(flags); err == nil {
-			return s
-		}
-		if !strings.Contains(s.logs.String(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("start berth %v: %v\n%s", flags, err, s.logs.String())
-	return nil
-}
-
-// startWithFlags is start with extra flags.
-func (s *server) startWithFlags(flags []string) error {
-	cmd := exec.Command(berthBin, append(s.args(), flags...)...)
-	cmd.Env = berthEnv()
-	cmd.Stdout, cmd.Stderr = s.logs, s.logs
-	from := s.logs.Lines()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		if p.healthy.Load() && !p.stopping.Load() {
-			s.logs.Mark(fmt.Sprintf("---- berth exited unexpectedly: %v ----", p.err))
-			s.unexpectedExit.Store(true)
-		}
-		close(p.done)
-	}()
-	s.mu.Lock()
-	s.proc = p
-	s.mu.Unlock()
-	return s.waitHealthy(p, from, 20*time.Second)
 }

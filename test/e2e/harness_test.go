@@ -82,6 +82,7 @@ type serverOptions struct {
 	createOnPush bool
 	uploadExpiry time.Duration
 	logFormat    string
+	flags        []string // any other berth serve flags, kept across restarts
 	// allowErrorLogs stops the harness failing a test whose server logged
 	// an error, a panic or a 500.
 	allowErrorLogs bool
@@ -96,6 +97,11 @@ func withUploadExpiry(d time.Duration) option {
 }
 
 func withLogFormat(f string) option { return func(o *serverOptions) { o.logFormat = f } }
+
+// withFlags passes further berth serve flags.
+func withFlags(flags ...string) option {
+	return func(o *serverOptions) { o.flags = append(o.flags, flags...) }
+}
 
 // server is one berth process (and its successors after restarts) on one
 // data directory and one loopback port.
@@ -166,7 +172,7 @@ func (s *server) args() []string {
 	if s.opts.logFormat != "" {
 		a = append(a, "--log-format", s.opts.logFormat)
 	}
-	return a
+	return append(a, s.opts.flags...)
 }
 
 // start runs the binary and waits for it to be healthy.
