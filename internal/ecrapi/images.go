@@ -381,30 +381,44 @@ func (h *Handler) listImageReferrers(ctx context.Context, who auth.Principal, in
 	if err != nil {
 		return nil, err
 	}
-	descs, err := h.svc.Referrers(ctx, who, ref, in.SubjectID.ImageDigest, "")
-	if err != nil {
-		return nil, err
-	}
+	out := &listImageReferrersOutput{Referrers: []imageReferrer{}}
 	if in.Filter != nil && in.Filter.ArtifactStatus != nil && *in.Filter.ArtifactStatus != "ACTIVE" && *in.Filter.ArtifactStatus != "ANY" {
-		descs = nil // no referrer is archived
+		return out, nil // no referrer is archived
+	}
+	single := ""
+	if len(types) == 1 {
+		single = types[0] // the store filters one type itself
 	}
 	n := pageSize(in.MaxResults, 20)
-	out := &listImageReferrersOutput{Referrers: []imageReferrer{}}
-	for _, d := range descs { // ordered by digest
-		if d.Digest.String() <= last && last != "" || len(types) > 0 && !slices.Contains(types, d.ArtifactType) {
-			continue
+	// Collect one match more than the page holds: it tells whether a next
+	// page exists. Several types are filtered here, page by page.
+	pos := last
+	for len(out.Referrers) <= n {
+		descs, more, err := h.svc.Referrers(ctx, who, ref, in.SubjectID.ImageDigest, single, pos, 100)
+		if err != nil {
+			return nil, err
 		}
-		if len(out.Referrers) == n {
-			want.Last = out.Referrers[n-1].Digest
-			if out.NextToken, err = h.encodeToken(ctx, want); err != nil {
-				return nil, err
+		for _, d := range descs {
+			pos = d.Digest.String()
+			if len(types) > 1 && !slices.Contains(types, d.ArtifactType) {
+				continue
 			}
+			out.Referrers = append(out.Referrers, imageReferrer{Digest: d.Digest.String(), MediaType: d.MediaType,
+				ArtifactType: d.ArtifactType, Size: d.Size, Annotations: d.Annotations, ArtifactStatus: "ACTIVE"})
+			if len(out.Referrers) > n {
+				break
+			}
+		}
+		if !more {
 			break
 		}
-		out.Referrers = append(out.Referrers, imageReferrer{Digest: d.Digest.String(), MediaType: d.MediaType,
-			ArtifactType: d.ArtifactType, Size: d.Size, Annotations: d.Annotations, ArtifactStatus: "ACTIVE"})
 	}
-	return out, nil
+	if len(out.Referrers) > n {
+		out.Referrers = out.Referrers[:n]
+		want.Last = out.Referrers[n-1].Digest
+		out.NextToken, err = h.encodeToken(ctx, want)
+	}
+	return out, err
 }
 
 func joinSorted(s []string) string {

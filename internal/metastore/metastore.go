@@ -226,8 +226,9 @@ type ManifestStore interface {
 	// for an unknown repository).
 	ListTags(ctx context.Context, repoID int64, p Page) ([]Tag, error)
 	// Referrers returns manifests whose subject is d, ordered by digest,
-	// optionally only those of artifactType.
-	Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string) ([]Manifest, error)
+	// after p.Last (a digest), at most p.Limit, optionally only those of
+	// artifactType. d need not be stored.
+	Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string, p Page) ([]Manifest, error)
 }
 
 // UploadStore persists upload sessions.

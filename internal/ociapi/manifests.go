@@ -155,25 +155,37 @@ func lastOf(s []string) string {
 }
 
 // referrers answers with an OCI index of the manifests whose subject is
-// the digest, always 200 (an empty index when there are none).
+// the digest, always 200 (an empty index when there are none), at most n
+// (default and maximum 1000) per response with a Link to the next page.
 func (h *Handler) referrers(q *request) {
+	n, last, err := pageParams(q)
+	if err != nil {
+		h.fail(q, err)
+		return
+	}
 	artifactType := q.r.URL.Query().Get("artifactType")
-	descs, err := h.svc.Referrers(q.r.Context(), q.who, q.repo, q.route.ref, artifactType)
+	descs, more, err := h.svc.Referrers(q.r.Context(), q.who, q.repo, q.route.ref, artifactType, last, n)
 	if err != nil {
 		// A repository with nothing pushed yet has no referrers: the
 		// answer is an empty index, as for any unknown subject.
-		if errors.Is(err, registry.ErrNameUnknown) {
-			descs = nil
-		} else {
+		if !errors.Is(err, registry.ErrNameUnknown) {
 			h.fail(q, err)
 			return
 		}
+		descs = nil
 	}
 	if descs == nil {
 		descs = []oci.Descriptor{}
 	}
 	if artifactType != "" {
 		q.w.Header().Set("OCI-Filters-Applied", "artifactType")
+	}
+	if more {
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {descs[len(descs)-1].Digest.String()}}
+		if artifactType != "" {
+			next.Set("artifactType", artifactType)
+		}
+		q.w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, q.r.URL.Path, next.Encode()))
 	}
 	writeJSON(q.w, oci.MediaTypeImageIndex, struct {
 		SchemaVersion int              `json:"schemaVersion"`

@@ -265,25 +265,33 @@ func (s *Service) Catalog(ctx context.Context, who auth.Principal, accountID, la
 	return names, true, nil
 }
 
-// Referrers lists the manifests in r whose subject is dgst, optionally only
-// those of artifactType, as OCI descriptors.
-func (s *Service) Referrers(ctx context.Context, who auth.Principal, r RepoRef, dgst, artifactType string) ([]oci.Descriptor, error) {
+// Referrers lists up to n manifests in r whose subject is dgst, after the
+// digest last, optionally only those of artifactType, as OCI descriptors,
+// and whether more follow.
+func (s *Service) Referrers(ctx context.Context, who auth.Principal, r RepoRef, dgst, artifactType, last string, n int) ([]oci.Descriptor, bool, error) {
 	d, err := parseDigest(dgst)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	if err := checkPage(n); err != nil || n == 0 {
+		return []oci.Descriptor{}, false, err
 	}
 	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	ms, err := s.meta.Referrers(ctx, repo.ID, d, artifactType)
+	ms, err := s.meta.Referrers(ctx, repo.ID, d, artifactType, metastore.Page{Last: last, Limit: n + 1})
 	if err != nil {
-		return nil, fmt.Errorf("list referrers: %w", err)
+		return nil, false, fmt.Errorf("list referrers: %w", err)
+	}
+	more := len(ms) > n
+	if more {
+		ms = ms[:n]
 	}
 	out := make([]oci.Descriptor, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, oci.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: m.Size,
 			ArtifactType: m.ArtifactType, Annotations: m.Annotations})
 	}
-	return out, nil
+	return out, more, nil
 }

@@ -181,11 +181,11 @@ func TestSubjectAndReferrers(t *testing.T) {
 	}
 	slices.Sort(want)
 
-	all, err := e.Service.Referrers(ctx, root, repo, subjectD.String(), "")
+	all, _, err := e.Service.Referrers(ctx, root, repo, subjectD.String(), "", "", 100)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("Referrers = %+v, %v; want 3", all, err)
 	}
-	sboms, err := e.Service.Referrers(ctx, root, repo, subjectD.String(), sbom)
+	sboms, _, err := e.Service.Referrers(ctx, root, repo, subjectD.String(), sbom, "", 100)
 	if err != nil || len(sboms) != 2 {
 		t.Fatalf("Referrers(%s) = %+v, %v; want 2", sbom, sboms, err)
 	}
@@ -194,15 +194,32 @@ func TestSubjectAndReferrers(t *testing.T) {
 			t.Errorf("referrer %d = %+v, want digest %s of type %s", i, d, want[i], sbom)
 		}
 	}
-	none, err := e.Service.Referrers(ctx, root, repo, digest.FromString("nothing").String(), "")
+	// Pages of one: every referrer once, in digest order, then the end.
+	var paged []digest.Digest
+	last := ""
+	for {
+		page, more, err := e.Service.Referrers(ctx, root, repo, subjectD.String(), "", last, 1)
+		if err != nil || len(page) != 1 {
+			t.Fatalf("page after %q = %+v, %v", last, page, err)
+		}
+		paged = append(paged, page[0].Digest)
+		last = page[0].Digest.String()
+		if !more {
+			break
+		}
+	}
+	if len(paged) != 3 || !slices.IsSorted(paged) {
+		t.Fatalf("paged referrers = %v, want all 3 in order", paged)
+	}
+	none, _, err := e.Service.Referrers(ctx, root, repo, digest.FromString("nothing").String(), "", "", 100)
 	if err != nil || none == nil || len(none) != 0 {
 		t.Fatalf("Referrers of an unknown subject = %#v, %v; want empty", none, err)
 	}
-	_, err = e.Service.Referrers(ctx, root, repo, "latest", "")
+	_, _, err = e.Service.Referrers(ctx, root, repo, "latest", "", "", 100)
 	wantKind(t, err, registry.ErrDigestInvalid)
-	_, err = e.Service.Referrers(ctx, root, rt.Ref(rt.Account, "missing"), subjectD.String(), "")
+	_, _, err = e.Service.Referrers(ctx, root, rt.Ref(rt.Account, "missing"), subjectD.String(), "", "", 100)
 	wantKind(t, err, registry.ErrNameUnknown)
-	_, err = e.Service.Referrers(ctx, rt.Root(rt.OtherAccount), repo, subjectD.String(), "")
+	_, _, err = e.Service.Referrers(ctx, rt.Root(rt.OtherAccount), repo, subjectD.String(), "", "", 100)
 	wantKind(t, err, registry.ErrDenied)
 }
 

@@ -146,10 +146,15 @@ func (s *Store) ListTags(ctx context.Context, repoID int64, p metastore.Page) ([
 	return out, s.fail("list tags", err)
 }
 
-// Referrers returns the manifests whose subject is d, ordered by digest,
-// only those of artifactType when it is not empty. d need not be stored.
-func (s *Store) Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string) ([]metastore.Manifest, error) {
-	out, err := queryAll(ctx, s.reader, scanManifest, s.q.referrers, repoID, d.String(), artifactType, artifactType)
+// Referrers returns a page of the manifests whose subject is d, ordered by
+// digest, only those of artifactType when it is not empty. d need not be
+// stored.
+func (s *Store) Referrers(ctx context.Context, repoID int64, d digest.Digest, artifactType string, p metastore.Page) ([]metastore.Manifest, error) {
+	if p.Limit <= 0 {
+		return nil, s.fail("referrers", errBadLimit)
+	}
+	out, err := queryAll(ctx, s.reader, scanManifest, s.q.referrers, repoID, d.String(), artifactType, artifactType,
+		p.Last, p.Limit)
 	return out, s.fail("referrers", err)
 }
 

@@ -111,7 +111,7 @@ func newQueries(d dialect) queries {
 		deleteTag:      "DELETE FROM tags WHERE repository_id = ? AND name = ?",
 		listTags:       "SELECT name, digest, updated_at FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
 		referrers: "SELECT " + manifestCols + " FROM manifests WHERE repository_id = ? AND subject_digest = ?" +
-			" AND (? = '' OR artifact_type = ?) ORDER BY digest",
+			" AND (? = '' OR artifact_type = ?) AND digest > ? ORDER BY digest LIMIT ?",
 
 		getUpload: "SELECT " + uploadCols + " FROM uploads WHERE repository_id = ? AND id = ?",
 		updateUpload: "UPDATE uploads SET byte_offset = ?, hash_state = ?, store_state = ?, updated_at = ?," +

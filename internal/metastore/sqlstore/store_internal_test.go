@@ -89,7 +89,7 @@ func TestQueryPlans(t *testing.T) {
 		"blobSize":         {s.q.blobSize, []any{1, "d"}},
 		"blobHolders":      {s.q.blobHolders, []any{"d", "a", 10}},
 		"manifestIsChild":  {s.q.manifestIsChild, []any{1, "d", "d"}},
-		"referrers":        {s.q.referrers, []any{1, "d", "", ""}},
+		"referrers":        {s.q.referrers, []any{1, "d", "", "", "", 10}},
 		"listTags":         {s.q.listTags, []any{1, "", 10}},
 		"listRepositories": {s.q.listRepositories, []any{"a", "", 10}},
 		"expiredUploads":   {s.q.expiredUploads, []any{0, 10}},

@@ -244,7 +244,7 @@ func testReferrers(t *testing.T, s metastore.Store) {
 
 	check := func(artifactType string, want []digest.Digest) {
 		t.Helper()
-		got, err := s.Referrers(ctx, r.ID, subject, artifactType)
+		got, err := s.Referrers(ctx, r.ID, subject, artifactType, metastore.Page{Limit: 100})
 		noErr(t, "Referrers", err)
 		gotDigests := make([]digest.Digest, len(got))
 		for i, m := range got {
@@ -263,7 +263,7 @@ func testReferrers(t *testing.T, s metastore.Store) {
 	check("application/vnd.example.sbom", sboms)
 	check("application/vnd.example.none", nil)
 
-	none, err := s.Referrers(ctx, r.ID, dg("no referrers"), "")
+	none, err := s.Referrers(ctx, r.ID, dg("no referrers"), "", metastore.Page{Limit: 100})
 	noErr(t, "Referrers(none)", err)
 	if len(none) != 0 {
 		t.Errorf("Referrers(no referrers) = %d manifests", len(none))
