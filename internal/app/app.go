@@ -30,6 +30,10 @@ import (
 	"github.com/berth-registry/berth/internal/ociapi"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // App is a running Berth node.
@@ -46,6 +50,10 @@ type App struct {
 	authz  *registry.PolicyAuthorizer
 	svc    *registry.Service
 	server *httpserver.Server
+	// metrics is this node's own registry, never the process-global one.
+	metrics *prometheus.Registry
+	// metricsServer serves /metrics on cfg.MetricsAddr; nil when off.
+	metricsServer *httpserver.Server
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -58,8 +66,26 @@ type Deps struct {
 
 // New opens the stores and builds the node; it does not serve yet.
 func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
-	a := &App{cfg: cfg, log: d.Logger, now: d.Clock}
+	a := &App{cfg: cfg, log: d.Logger, now: d.Clock, metrics: prometheus.NewRegistry()}
 	if err := ensureDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := a.metrics.Register(collectors.NewGoCollector()); err != nil {
+		return nil, err
+	}
+	if err := a.metrics.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, err
+	}
+	storeMetrics, err := sqlstore.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	svcMetrics, err := registry.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	httpMetrics, err := httpserver.NewMetrics(a.metrics, apiOf)
+	if err != nil {
 		return nil, err
 	}
 	key, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secrets.key"))
@@ -70,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.meta, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+		sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +115,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
-		RepositoryCacheTTL: time.Second,
+		RepositoryCacheTTL: time.Second, Metrics: svcMetrics,
 	})
 	if err != nil {
 		a.meta.Close()
@@ -100,13 +126,30 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
-	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock),
+	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock, httpMetrics),
 		cfg.TLSCert, cfg.TLSKey, d.Logger)
 	if err != nil {
 		a.meta.Close()
 		return nil, err
 	}
+	if cfg.MetricsAddr != "" {
+		if a.metricsServer, err = httpserver.Listen(cfg.MetricsAddr, a.metricsHandler(), "", "", d.Logger); err != nil {
+			a.server.Close()
+			a.meta.Close()
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	return a, nil
+}
+
+// metricsHandler serves the node's registry at /metrics. It is for its own
+// listener only: it is unauthenticated.
+func (a *App) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError), Registry: a.metrics,
+	}))
+	return mux
 }
 
 // policyCacheTTL is how long a node trusts policies it loaded; changes made
@@ -120,9 +163,31 @@ type tokenStore struct {
 	*auth.CachedKeys
 }
 
+// apiOf names the front end a request is for: the routing of handler and the
+// api label of the HTTP metrics. Its values are few and fixed, never a path.
+func apiOf(r *http.Request) string {
+	switch p := r.URL.Path; {
+	// /v2 paths go to the registry handler as they are: ServeMux would
+	// redirect paths like /v2/a//b, which clients do not follow for PUT
+	// and PATCH, so names are validated by the handler instead.
+	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+		return "v2"
+	case ecrapi.IsECRRequest(r):
+		return "ecr"
+	case iamapi.IsQueryRequest(r):
+		return "iam"
+	case p == ecrapi.DownloadPath:
+		return "download"
+	case p == "/healthz" || p == "/readyz":
+		return "health"
+	default:
+		return "other"
+	}
+}
+
 // handler is the one listener's routing: /v2 for registry clients, the ECR
-// API (POST / with X-Amz-Target), signed layer downloads, and health
-// endpoints for operators.
+// API (POST / with X-Amz-Target), IAM and STS, signed layer downloads, and
+// health endpoints for operators.
 func (a *App) handler() (http.Handler, error) {
 	v2 := ociapi.New(ociapi.Options{
 		Service: a.svc, Auth: a.authn, DefaultAccount: a.cfg.AccountID,
@@ -150,15 +215,12 @@ func (a *App) handler() (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch p := r.URL.Path; {
-		// /v2 paths go to the registry handler as they are: ServeMux would
-		// redirect paths like /v2/a//b, which clients do not follow for PUT
-		// and PATCH, so names are validated by the handler instead.
-		case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+		switch apiOf(r) {
+		case "v2":
 			v2.ServeHTTP(w, r)
-		case ecrapi.IsECRRequest(r):
+		case "ecr":
 			ecr.ServeHTTP(w, r)
-		case iamapi.IsQueryRequest(r):
+		case "iam":
 			iam.ServeHTTP(w, r)
 		default:
 			mux.ServeHTTP(w, r)
@@ -241,17 +303,36 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 // Addr is the bound listen address.
 func (a *App) Addr() net.Addr { return a.server.Addr() }
 
-// Run serves until ctx ends, with background work alongside.
+// Run serves until ctx ends, with background work alongside. If one
+// listener fails the other is shut down too.
 func (a *App) Run(ctx context.Context) error {
 	defer a.meta.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go a.expireUploads(ctx)
-	a.log.Info("berth serving", "addr", a.server.Addr().String(), "registry", a.cfg.URL(),
-		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir)
-	err := a.server.Serve(ctx)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	servers := []*httpserver.Server{a.server}
+	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
+		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir}
+	if a.metricsServer != nil {
+		servers = append(servers, a.metricsServer)
+		attrs = append(attrs, "metrics_addr", a.metricsServer.Addr().String())
 	}
-	return err
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			err := s.Serve(ctx)
+			cancel()
+			errc <- err
+		}()
+	}
+	a.log.Info("berth serving", attrs...)
+	var errs []error
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // expireUploads removes abandoned upload sessions periodically.

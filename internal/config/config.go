@@ -50,6 +50,9 @@ type Config struct {
 	LogLevel string `yaml:"logLevel"`
 	// LogFormat is text or json.
 	LogFormat string `yaml:"logFormat"`
+	// MetricsAddr is a separate, unauthenticated listen address serving
+	// Prometheus metrics at /metrics. Empty means no metrics listener.
+	MetricsAddr string `yaml:"metricsAddr"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -88,6 +91,7 @@ func (c *Config) fields() []field {
 		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
+		{"metrics-addr", "listen address of an unauthenticated /metrics endpoint (default: none)", &c.MetricsAddr},
 	}
 }
 
@@ -226,6 +230,13 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log-format %q: want text or json", c.LogFormat))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-addr %q: want host:port or :port", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr {
+			errs = append(errs, fmt.Errorf("metrics-addr %q: must differ from addr (metrics are unauthenticated)", c.MetricsAddr))
+		}
 	}
 	if c.RegistryHost != "" && strings.ContainsAny(c.RegistryHost, "/ @") {
 		errs = append(errs, fmt.Errorf("registry-host %q: want host[:port] without scheme or path", c.RegistryHost))

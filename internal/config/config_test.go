@@ -111,6 +111,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"bad format", []string{"--log-format", "xml"}, nil, "log-format"},
+		{"bad metrics addr", []string{"--metrics-addr", "9090"}, nil, "metrics-addr"},
+		{"metrics on the main listener", []string{"--addr", ":5000", "--metrics-addr", ":5000"}, nil, "must differ"},
 		{"host with scheme", []string{"--registry-host", "https://x"}, nil, "registry-host"},
 		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
 		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},

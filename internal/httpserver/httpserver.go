@@ -1,5 +1,6 @@
 // Package httpserver runs Berth's listeners and the middleware every
-// request passes through: request id, panic recovery and the access log.
+// request passes through: request id, panic recovery, the access log and
+// request metrics.
 package httpserver
 
 import (
@@ -25,12 +26,14 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// Middleware wraps h with request ids, panic recovery and an access log.
+// Middleware wraps h with request ids, panic recovery, an access log and,
+// when m is not nil, request metrics.
 // The log records who (by principal header set downstream), never secrets:
 // the Authorization header and query strings are not logged.
-func Middleware(h http.Handler, log *slog.Logger, now func() time.Time) http.Handler {
+func Middleware(h http.Handler, log *slog.Logger, now func() time.Time, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
+		r, in := m.begin(r)
 		id := newID()
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
@@ -39,20 +42,24 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time) http.Han
 		})
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
+			p := recover()
+			if p == http.ErrAbortHandler {
+				m.end(r, rec.status, in, rec.bytes, now().Sub(start))
+				panic(p)
+			}
+			if p != nil {
 				log.ErrorContext(ctx, "panic serving request", "request_id", id, "panic", fmt.Sprint(p))
 				if !rec.wrote {
 					http.Error(rec, "internal error", http.StatusInternalServerError)
 				}
 			}
+			took := now().Sub(start)
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", rec.status), slog.Int64("bytes_out", rec.bytes),
 				slog.Int64("bytes_in", r.ContentLength), slog.String("remote", r.RemoteAddr),
-				slog.Duration("duration", now().Sub(start)), slog.String("user_agent", r.UserAgent()))
+				slog.Duration("duration", took), slog.String("user_agent", r.UserAgent()))
+			m.end(r, rec.status, in, rec.bytes, took)
 		}()
 		h.ServeHTTP(rec, r.WithContext(ctx))
 	})
@@ -145,6 +152,9 @@ func Listen(addr string, h http.Handler, certFile, keyFile string, log *slog.Log
 	}
 	return s, nil
 }
+
+// Close releases the listener of a server that will not serve.
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

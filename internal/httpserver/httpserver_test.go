@@ -61,7 +61,7 @@ func TestMiddleware(t *testing.T) {
 		}
 		http.ServeContent(w, r, "", time.Time{}, f)
 	})
-	srv := httptest.NewServer(Middleware(mux, log, time.Now))
+	srv := httptest.NewServer(Middleware(mux, log, time.Now, nil))
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL + "/ok?secret=hunter2")

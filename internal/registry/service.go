@@ -38,6 +38,8 @@ type Options struct {
 	// RepositoryCacheTTL is how long read paths trust a repository they
 	// looked up; zero disables the cache.
 	RepositoryCacheTTL time.Duration
+	// Metrics records upload expiry; nil records nothing.
+	Metrics *Metrics
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.

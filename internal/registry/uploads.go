@@ -308,11 +308,13 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 func (s *Service) ExpireUploads(ctx context.Context) (int, error) {
 	before := s.now().Add(-s.opts.UploadExpiry)
 	removed, err := s.expireSessions(ctx, before)
+	s.opts.Metrics.expired(removed, 0)
 	if err != nil {
 		return removed, err
 	}
 	if sw, ok := s.blobs.(blobstore.StaleUploadSweeper); ok {
 		n, err := sw.RemoveStaleUploads(ctx, before.Add(-time.Hour))
+		s.opts.Metrics.expired(0, n)
 		if err != nil {
 			return removed, fmt.Errorf("sweep stale uploads: %w", err)
 		}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/opencontainers/go-digest"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/berth-registry/berth/internal/registry"
 	rt "github.com/berth-registry/berth/internal/registry/registrytest"
@@ -453,7 +455,12 @@ func TestPutBlob(t *testing.T) {
 // their bytes, and keeps the others.
 func TestExpireUploads(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, registry.Options{UploadExpiry: time.Hour})
+	reg := prometheus.NewPedanticRegistry()
+	metrics, err := registry.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, registry.Options{UploadExpiry: time.Hour, Metrics: metrics})
 	stale := start(t, e.Service)
 	appendChunk(t, e.Service, stale, 0, "stale bytes")
 	e.Clock.Advance(50 * time.Minute)
@@ -487,5 +494,13 @@ func TestExpireUploads(t *testing.T) {
 	}
 	if f := e.UploadFiles(t); len(f) != 0 {
 		t.Fatalf("upload files left: %v", f)
+	}
+	want := `
+# HELP berth_upload_sessions_expired_total Idle upload sessions removed after the upload expiry.
+# TYPE berth_upload_sessions_expired_total counter
+berth_upload_sessions_expired_total 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "berth_upload_sessions_expired_total"); err != nil {
+		t.Error(err)
 	}
 }

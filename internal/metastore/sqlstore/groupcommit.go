@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit.
@@ -40,14 +41,20 @@ type committer struct {
 	reqs chan *writeReq
 	stop chan struct{}
 	done chan struct{}
-	// commits counts transactions committed, for tests and metrics.
+	// commits counts transactions committed, for tests.
 	commits   atomic.Int64
 	closeOnce sync.Once
+	metrics   *Metrics         // nil records nothing
+	now       func() time.Time // times commits for metrics
 }
 
-func newCommitter(db *sql.DB, opts *sql.TxOptions) *committer {
+// newCommitter starts the committer; m may be nil, now nil means time.Now.
+func newCommitter(db *sql.DB, opts *sql.TxOptions, m *Metrics, now func() time.Time) *committer {
+	if now == nil {
+		now = time.Now
+	}
 	c := &committer{db: db, opts: opts, reqs: make(chan *writeReq, maxBatch),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), metrics: m, now: now}
 	go c.run()
 	return c
 }
@@ -133,6 +140,7 @@ func (c *committer) commit(batch []*writeReq) {
 		return
 	}
 	ctx := context.Background() // one caller's cancellation must not abort the others
+	start := c.now()
 	tx, err := c.db.BeginTx(ctx, c.opts)
 	if err != nil {
 		finish(batch, err)
@@ -146,6 +154,7 @@ func (c *committer) commit(batch []*writeReq) {
 		return
 	}
 	c.commits.Add(1)
+	c.metrics.committed(len(batch), c.now().Sub(start))
 	for _, r := range batch {
 		r.done <- r.err
 	}
@@ -156,6 +165,7 @@ func (c *committer) single(r *writeReq) error {
 		return err
 	}
 	ctx := context.WithoutCancel(r.ctx)
+	start := c.now()
 	tx, err := c.db.BeginTx(ctx, c.opts)
 	if err != nil {
 		return err
@@ -168,6 +178,7 @@ func (c *committer) single(r *writeReq) error {
 		return err
 	}
 	c.commits.Add(1)
+	c.metrics.committed(1, c.now().Sub(start))
 	return nil
 }
 

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestGroupCommitIsolatesFailures runs many concurrent writes, every third
@@ -25,7 +28,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if _, err := db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	c := newCommitter(db, nil)
+	c := newCommitter(db, nil, nil, nil)
 	t.Cleanup(c.close)
 
 	const n = 300
@@ -90,10 +93,68 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	c := newCommitter(db, nil)
+	c := newCommitter(db, nil, nil, nil)
 	c.close()
 	err = c.submit(context.Background(), "x", func(context.Context, *sql.Tx) error { return nil })
 	if !errors.Is(err, errClosed) {
 		t.Fatalf("submit after close: %v", err)
+	}
+}
+
+// TestGroupCommitMetrics observes every committed transaction once, with
+// batch sizes that add up to the writes.
+func TestGroupCommitMetrics(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := openPool(ctx, sqliteDSN(filepath.Join(t.TempDir(), "m.db"), false, time.Second), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.Exec("CREATE TABLE t (k INTEGER PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCommitter(db, nil, m, nil)
+	t.Cleanup(c.close)
+	const n = 100
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			err := c.submit(ctx, "insert", func(ctx context.Context, tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO t (k) VALUES (?)", i)
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*dto.Histogram{}
+	for _, f := range families {
+		got[f.GetName()] = f.GetMetric()[0].GetHistogram()
+	}
+	size, took := got["berth_sqlstore_commit_batch_size"], got["berth_sqlstore_commit_duration_seconds"]
+	if size == nil || took == nil {
+		t.Fatalf("store series missing; have %v", got)
+	}
+	commits := uint64(c.commits.Load())
+	if size.GetSampleCount() != commits || took.GetSampleCount() != commits {
+		t.Errorf("%d commits, but %d batch sizes and %d latencies observed", commits, size.GetSampleCount(), took.GetSampleCount())
+	}
+	if size.GetSampleSum() != n {
+		t.Errorf("batch sizes add up to %v, want %d writes", size.GetSampleSum(), n)
+	}
+	if took.GetSampleSum() <= 0 {
+		t.Errorf("commit latencies add up to %v", took.GetSampleSum())
 	}
 }

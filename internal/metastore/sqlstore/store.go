@@ -44,6 +44,8 @@ type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// process (e.g. an admin command on the same file); 0 means 10s.
 	BusyTimeout time.Duration
+	// Metrics records group-commit batches; nil records nothing.
+	Metrics *Metrics
 }
 
 // Store is a metastore.Store backed by SQL. It is safe for concurrent use.
@@ -90,7 +92,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		_ = s.writer.Close()
 		return nil, err
 	}
-	s.commits = newCommitter(s.writer, s.d.writeTx)
+	s.commits = newCommitter(s.writer, s.d.writeTx, opts.Metrics, clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "path", abs, "readers", opts.MaxReaders)
 	return s, nil
 }
