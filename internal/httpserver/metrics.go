@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,38 @@ type Metrics struct {
 	bytesIn  *prometheus.CounterVec
 	bytesOut *prometheus.CounterVec
 	inFlight prometheus.Gauge
+	// series caches the labelled children per (api, method, status): a
+	// labelled lookup hashes the values under a lock, four times a request.
+	series sync.Map // seriesKey -> *requestSeries
+}
+
+type seriesKey struct {
+	api, method string
+	status      int
+}
+
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+	bytesIn  prometheus.Counter
+	bytesOut prometheus.Counter
+}
+
+// seriesFor returns the children for one label combination; the label
+// values are bounded (a few APIs, seven methods, HTTP statuses).
+func (m *Metrics) seriesFor(api, method string, status int) *requestSeries {
+	k := seriesKey{api, method, status}
+	if s, ok := m.series.Load(k); ok {
+		return s.(*requestSeries)
+	}
+	s := &requestSeries{
+		requests: m.requests.WithLabelValues(api, method, strconv.Itoa(status)),
+		duration: m.duration.WithLabelValues(api, method),
+		bytesIn:  m.bytesIn.WithLabelValues(api),
+		bytesOut: m.bytesOut.WithLabelValues(api),
+	}
+	actual, _ := m.series.LoadOrStore(k, s)
+	return actual.(*requestSeries)
 }
 
 // durationBuckets span a cached manifest HEAD (sub-millisecond) to a large
@@ -83,13 +116,13 @@ func (m *Metrics) end(r *http.Request, status int, in *countingBody, out int64, 
 	if api == "" {
 		api = "other"
 	}
-	method := methodLabel(r.Method)
-	m.requests.WithLabelValues(api, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(api, method).Observe(took.Seconds())
+	s := m.seriesFor(api, methodLabel(r.Method), status)
+	s.requests.Inc()
+	s.duration.Observe(took.Seconds())
 	if in != nil {
-		m.bytesIn.WithLabelValues(api).Add(float64(in.n.Load()))
+		s.bytesIn.Add(float64(in.n.Load()))
 	}
-	m.bytesOut.WithLabelValues(api).Add(float64(out))
+	s.bytesOut.Add(float64(out))
 }
 
 // methodLabel keeps client-chosen method names from adding series.
