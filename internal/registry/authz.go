@@ -38,7 +38,8 @@ type Authorizer interface {
 }
 
 // AccountAuthorizer allows a principal everything inside its own account and
-// nothing elsewhere. It stands until the IAM policy engine replaces it.
+// nothing elsewhere: the simplest Authorizer, for tests and tools. Berth
+// itself authorizes with PolicyAuthorizer.
 type AccountAuthorizer struct{}
 
 // Authorize implements Authorizer.

@@ -47,7 +47,10 @@ func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef
 			return PutManifestResult{}, &Error{Kind: ErrTagInvalid, Message: err.Error(), Detail: map[string]string{"tag": t}}
 		}
 	}
-	if err := s.authorize(ctx, who, ActionPutImage, r); err != nil {
+	// Authorized, and the repository found, before any work; a missing
+	// one is created (under createOnPush) only for a valid manifest.
+	repo, exists, err := s.pushTarget(ctx, who, ActionPutImage, r)
+	if err != nil {
 		return PutManifestResult{}, err
 	}
 	m, err := oci.ParseManifest(contentType, body)
@@ -57,10 +60,6 @@ func (s *Service) PutManifest(ctx context.Context, who auth.Principal, r RepoRef
 	d := alg.FromBytes(body)
 	if want != "" && d != want {
 		return PutManifestResult{}, digestMismatch(want, d)
-	}
-	repo, exists, err := s.pushTarget(ctx, who, ActionPutImage, r)
-	if err != nil {
-		return PutManifestResult{}, err
 	}
 	if !exists {
 		// A repository created now holds nothing, so a manifest that

@@ -262,12 +262,11 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 	if err := validateName(r); err != nil {
 		return "", err
 	}
-	for _, action := range []string{ActionInitiateLayerUpload, ActionCompleteLayerUpload} {
-		if err := s.authorize(ctx, who, action, r); err != nil {
-			return "", err
-		}
+	repo, exists, err := s.pushTarget(ctx, who, ActionInitiateLayerUpload, r)
+	if err != nil {
+		return "", err
 	}
-	if _, _, err := s.pushTarget(ctx, who, ActionInitiateLayerUpload, r); err != nil {
+	if err := s.authorize(ctx, who, ActionCompleteLayerUpload, r); err != nil {
 		return "", err
 	}
 	if length > s.opts.MaxBlobSize {
@@ -290,8 +289,7 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 	case digest.NewDigest(want.Algorithm(), h) != want:
 		err = digestMismatch(want, digest.NewDigest(want.Algorithm(), h))
 	}
-	var repo metastore.Repository
-	if err == nil { // only a verified blob may create a repository on push
+	if err == nil && !exists { // only a verified blob may create a repository on push
 		repo, err = s.repository(ctx, who, ActionInitiateLayerUpload, r, true)
 	}
 	if err != nil {
