@@ -30,6 +30,7 @@ import (
 	"github.com/berth-registry/berth/internal/ociapi"
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/worker"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -54,6 +55,8 @@ type App struct {
 	metrics *prometheus.Registry
 	// metricsServer serves /metrics on cfg.MetricsAddr; nil when off.
 	metricsServer *httpserver.Server
+	// jobs runs background work on whichever node holds each job's claim.
+	jobs *worker.Runner
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -118,6 +121,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		RepositoryCacheTTL: time.Second, Metrics: svcMetrics,
 	})
 	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.jobs, err = a.newJobs(); err != nil {
 		a.meta.Close()
 		return nil, err
 	}
@@ -309,7 +316,9 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.meta.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go a.expireUploads(ctx)
+	jobsDone := make(chan struct{})
+	go func() { defer close(jobsDone); a.jobs.Run(ctx) }()
+	defer func() { <-jobsDone }() // after cancel: running jobs stop and record their runs
 	servers := []*httpserver.Server{a.server}
 	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
 		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir}
@@ -333,26 +342,6 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// expireUploads removes abandoned upload sessions periodically.
-func (a *App) expireUploads(ctx context.Context) {
-	every := max(min(a.cfg.UploadExpiry/10, 10*time.Minute), time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := a.svc.ExpireUploads(ctx)
-		if err != nil && ctx.Err() == nil {
-			a.log.Warn("expire uploads", "err", err)
-		} else if n > 0 {
-			a.log.Info("expired upload sessions", "count", n)
-		}
-	}
 }
 
 // NewLogger builds the process logger from the configuration.

@@ -263,6 +263,7 @@ type Store interface {
 	RegistrySettingsStore
 	SigningKeyStore
 	IAMStore
+	JobStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

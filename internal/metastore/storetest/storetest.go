@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"SigningKeys", signingKeyCases},
 		{"IAM", iamCases},
 		{"Concurrency", concurrencyCases},
+		{"Jobs", jobCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
