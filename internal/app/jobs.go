@@ -11,7 +11,14 @@ import (
 // all nodes (package worker).
 const (
 	jobUploadExpiry = "upload-expiry"
+	// jobImageRestore completes restores from the archive storage class.
+	// Berth moves no data to restore, so a restore waits only for this
+	// job: at most imageRestoreEvery.
+	jobImageRestore = "image-restore"
 )
+
+// imageRestoreEvery is how often pending restores are completed.
+const imageRestoreEvery = 5 * time.Second
 
 // newJobs builds this node's job runner.
 func (a *App) newJobs() (*worker.Runner, error) {
@@ -21,6 +28,7 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	}
 	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m},
 		worker.Job{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
+		worker.Job{Name: jobImageRestore, Every: imageRestoreEvery, Run: a.completeRestores},
 	)
 }
 
@@ -35,6 +43,15 @@ func (a *App) expireUploads(ctx context.Context) error {
 	n, err := a.svc.ExpireUploads(ctx)
 	if n > 0 {
 		a.log.Info("expired upload sessions", "count", n)
+	}
+	return err
+}
+
+// completeRestores makes images whose restore was requested pullable.
+func (a *App) completeRestores(ctx context.Context) error {
+	n, err := a.svc.CompleteRestores(ctx)
+	if n > 0 {
+		a.log.Info("restored images from the archive storage class", "count", n)
 	}
 	return err
 }

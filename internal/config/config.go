@@ -53,6 +53,9 @@ type Config struct {
 	// MetricsAddr is a separate, unauthenticated listen address serving
 	// Prometheus metrics at /metrics. Empty means no metrics listener.
 	MetricsAddr string `yaml:"metricsAddr"`
+	// PullTimeFlush is how often each node writes the pull times it
+	// buffered (lastRecordedPullTime), and so their precision.
+	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -66,6 +69,8 @@ func Default() Config {
 		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
+
+		PullTimeFlush: 10 * time.Second,
 	}
 }
 
@@ -92,6 +97,7 @@ func (c *Config) fields() []field {
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
 		{"metrics-addr", "listen address of an unauthenticated /metrics endpoint (default: none)", &c.MetricsAddr},
+		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
 	}
 }
 
@@ -217,6 +223,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	if c.PullTimeFlush < time.Second || c.PullTimeFlush > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("pull-time-flush %s: must be between 1s and 24h", c.PullTimeFlush))
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))

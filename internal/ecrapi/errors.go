@@ -44,6 +44,10 @@ const (
 	excInvalidSignature           = "InvalidSignatureException"
 	excUnrecognizedClient         = "UnrecognizedClientException"
 	excSerialization              = "SerializationException"
+
+	excImageStorageClassUpdateNotSupported = "ImageStorageClassUpdateNotSupportedException"
+	excExclusionAlreadyExists              = "ExclusionAlreadyExistsException"
+	excExclusionNotFound                   = "ExclusionNotFoundException"
 )
 
 // statusOf is the exception table: every modeled client exception is 400,

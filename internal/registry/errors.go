@@ -41,6 +41,13 @@ var (
 	ErrEmptyUpload              = errors.New("upload is empty")
 	ErrLayerExists              = errors.New("layer already exists")
 	ErrLayerPartTooSmall        = errors.New("layer part too small")
+
+	// ErrImageArchived is a pull of an image that is archived or being
+	// restored; it is also an ErrManifestUnknown (ECR answers 404).
+	ErrImageArchived           = fmt.Errorf("%w: image archived", ErrManifestUnknown)
+	ErrStorageClassUnsupported = errors.New("storage class change not supported")
+	ErrExclusionExists         = errors.New("pull time update exclusion already exists")
+	ErrExclusionNotFound       = errors.New("pull time update exclusion not found")
 )
 
 // Error is a domain error with a message meant for the user and optional

@@ -40,6 +40,9 @@ type Options struct {
 	RepositoryCacheTTL time.Duration
 	// Metrics records upload expiry; nil records nothing.
 	Metrics *Metrics
+	// PullTimes buffers pull times (lastRecordedPullTime); nil records
+	// none. The caller runs and flushes it.
+	PullTimes *PullTimes
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/opencontainers/go-digest"
@@ -16,25 +17,36 @@ import (
 const maxImagesPerQuery = 100
 
 // ListImages returns up to p.Limit images of the repository with digests
-// after p.Last, in byte order, each with its tags: one prepared query on the
-// reader pool, tags gathered by a correlated subquery (no query per image).
-// A missing repository has no images; an unknown status is an error.
-func (s *Store) ListImages(ctx context.Context, repoID int64, status metastore.TagStatus, p metastore.Page) ([]metastore.Image, error) {
+// after p.Last, in byte order, each with its tags: one query on the reader
+// pool (prepared for the default ACTIVE filter), tags gathered by a
+// correlated subquery (no query per image). A missing repository has no
+// images; an unknown filter is an error.
+func (s *Store) ListImages(ctx context.Context, repoID int64, f metastore.ImageFilter, p metastore.Page) ([]metastore.Image, error) {
 	if p.Limit <= 0 {
 		return nil, s.fail("list images", errBadLimit)
 	}
-	var st *sql.Stmt
-	switch status {
-	case metastore.TagStatusAny:
-		st = s.rs.listImagesAny
-	case metastore.TagStatusTagged:
-		st = s.rs.listImagesTagged
-	case metastore.TagStatusUntagged:
-		st = s.rs.listImagesUntagged
-	default:
-		return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", status))
+	var rows *sql.Rows
+	var err error
+	if f.Status == metastore.ImageActive {
+		var st *sql.Stmt
+		switch f.TagStatus {
+		case metastore.TagStatusAny:
+			st = s.rs.listImagesAny
+		case metastore.TagStatusTagged:
+			st = s.rs.listImagesTagged
+		case metastore.TagStatusUntagged:
+			st = s.rs.listImagesUntagged
+		default:
+			return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", f.TagStatus))
+		}
+		rows, err = st.QueryContext(ctx, repoID, p.Last, p.Limit)
+	} else {
+		query, ok := s.sq.listImages[f]
+		if !ok {
+			return nil, s.fail("list images", fmt.Errorf("unknown filter tag status %q, image status %q", f.TagStatus, f.Status))
+		}
+		rows, err = s.reader.QueryContext(ctx, query, repoID, p.Last, p.Limit)
 	}
-	rows, err := st.QueryContext(ctx, repoID, p.Last, p.Limit)
 	out, err := collect(rows, err, scanImage)
 	return out, s.fail("list images", err)
 }
@@ -72,19 +84,33 @@ func (s *Store) GetImages(ctx context.Context, repoID int64, digests []digest.Di
 // scanImage reads imageColsM. The tag list arrives joined by ',' (which no
 // valid tag contains) in no guaranteed order, so it is sorted here: byte
 // order, as ListTags returns tags.
-func scanImage(r scanner) (metastore.Image, error) {
+func scanImage(r scanner) (metastore.Image, error) { return scanImageWith(r) }
+
+// scanImageWith reads imageColsM followed by the columns extra.
+func scanImageWith(r scanner, extra ...any) (metastore.Image, error) {
 	var img metastore.Image
-	var d string
+	var d, status string
 	var subject, tags sql.NullString
-	var pushed int64
-	err := r.Scan(&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed, &tags)
-	if err != nil {
+	var pushed, pulled, archived, activated int64
+	dest := append([]any{&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed,
+		&status, &pulled, &archived, &activated, &tags}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return metastore.Image{}, err
 	}
 	img.Digest, img.Subject, img.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)
+	img.Status = metastore.ImageStatus(status)
+	img.LastPulledAt, img.LastArchivedAt, img.LastActivatedAt = optionalTime(pulled), optionalTime(archived), optionalTime(activated)
 	if tags.Valid {
 		img.Tags = strings.Split(tags.String, ",")
 		slices.Sort(img.Tags)
 	}
 	return img, nil
+}
+
+// optionalTime decodes a time column where 0 means never (the zero time).
+func optionalTime(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return fromNanos(n)
 }

@@ -16,7 +16,8 @@ import (
 // linked to it, a manifest stored in it), else the first unresolved one is
 // returned as a *metastore.MissingReferenceError and nothing is written.
 // Re-putting a stored digest keeps the stored row (first PushedAt, body) and
-// only moves the tags. ErrNotFound when the repository does not exist.
+// only moves the tags; it restores an archived image at once (restoreOnPush).
+// ErrNotFound when the repository does not exist.
 func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []metastore.Reference, tags []string, opts metastore.PutOptions) error {
 	now := s.now()
 	if m.PushedAt.IsZero() {
@@ -59,7 +60,8 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 				return err
 			}
 		}
-		return nil
+		_, err = s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, now)
+		return err
 	})
 }
 
@@ -174,12 +176,14 @@ func scanManifest(r scanner) (metastore.Manifest, error) {
 	var d string
 	var subject, ann sql.NullString
 	var pushed int64
+	var status string
 	err := r.Scan(&m.RepositoryID, &d, &m.MediaType, &m.ArtifactType, &subject, &ann,
-		&m.Size, &m.Body, &m.ImageSize, &pushed)
+		&m.Size, &m.Body, &m.ImageSize, &pushed, &status)
 	if err != nil {
 		return metastore.Manifest{}, err
 	}
 	m.Digest, m.Subject, m.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)
+	m.Status = metastore.ImageStatus(status)
 	if ann.Valid {
 		if err := json.Unmarshal([]byte(ann.String), &m.Annotations); err != nil {
 			return metastore.Manifest{}, fmt.Errorf("manifest %s: decode annotations: %w", d, err)

@@ -53,6 +53,7 @@ type Store struct {
 	d       dialect
 	q       queries
 	jq      jobQueries
+	sq      storageQueries
 	rs      readStmts
 	writer  *sql.DB // exactly one connection; all writes, through commits
 	commits *committer
@@ -75,6 +76,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
 	s.q = newQueries(s.d)
 	s.jq = newJobQueries(s.d)
+	s.sq = newStorageQueries(s.d)
 
 	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
 		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
