@@ -72,13 +72,16 @@ type pullShard struct {
 	m  map[pullKey]pullVal
 }
 
-// pullKey is one image pulled by one puller: puller is "account:user" in
-// lower case for IAM users (whom an exclusion can name), "" for everyone else.
+// pullKey is one image pulled by one puller.
 type pullKey struct {
 	repoID int64
 	digest digest.Digest
-	puller string
+	puller puller
 }
+
+// puller is an IAM user (whom an exclusion can name) by account and lower
+// case name; the zero puller is everyone else.
+type puller struct{ account, user string }
 
 type pullVal struct {
 	account string // the registry, whose exclusion list applies
@@ -109,12 +112,12 @@ func NewPullTimes(o PullTimeOptions) (*PullTimes, error) {
 	return p, nil
 }
 
-// pullerKey names who in the buffer; only IAM users can be excluded.
-func pullerKey(who auth.Principal) string {
+// pullerOf names who in the buffer; only IAM users can be excluded.
+func pullerOf(who auth.Principal) puller {
 	if who.Type != auth.TypeIAMUser {
-		return ""
+		return puller{}
 	}
-	return who.AccountID + ":" + strings.ToLower(who.UserName)
+	return puller{who.AccountID, strings.ToLower(who.UserName)}
 }
 
 // Record notes that who pulled image d of repository repoID (in account's
@@ -123,14 +126,18 @@ func (p *PullTimes) Record(account string, repoID int64, d digest.Digest, who au
 	if p == nil {
 		return
 	}
-	k := pullKey{repoID: repoID, digest: d, puller: pullerKey(who)}
-	sh := &p.shards[maphash.String(p.seed, string(d))%pullShards]
+	p.record(pullKey{repoID: repoID, digest: d, puller: pullerOf(who)}, pullVal{account: account, at: at})
+}
+
+// record keeps the later of v and what the buffer holds for k.
+func (p *PullTimes) record(k pullKey, v pullVal) {
+	sh := &p.shards[maphash.String(p.seed, string(k.digest))%pullShards]
 	sh.mu.Lock()
-	v, held := sh.m[k]
+	held, ok := sh.m[k]
 	switch {
-	case held && !at.After(v.at):
-	case held || len(sh.m) < p.perShard:
-		sh.m[k] = pullVal{account: account, at: at}
+	case ok && !v.at.After(held.at):
+	case ok || len(sh.m) < p.perShard:
+		sh.m[k] = v
 	default:
 		sh.mu.Unlock()
 		p.o.Metrics.drop()
@@ -201,25 +208,16 @@ func (p *PullTimes) Flush(ctx context.Context) error {
 		// Rewriting what a partial write already stored is harmless:
 		// times only move forward.
 		for _, b := range batch {
-			p.Record(b.v.account, b.k.repoID, b.k.digest, principalOf(b.k.puller), b.v.at)
+			p.record(b.k, b.v)
 		}
 		return fmt.Errorf("record pull times: %w", err)
 	}
 	return nil
 }
 
-// principalOf rebuilds enough of a principal for Record from a puller key.
-func principalOf(puller string) auth.Principal {
-	account, user, ok := strings.Cut(puller, ":")
-	if !ok {
-		return auth.Principal{}
-	}
-	return auth.Principal{Type: auth.TypeIAMUser, AccountID: account, UserName: user}
-}
-
 // latest drops excluded pullers and keeps each image's latest pull.
 func (p *PullTimes) latest(ctx context.Context, batch []pending) ([]metastore.PullTime, int, error) {
-	exclusions := map[string]map[string]bool{} // registry -> excluded puller keys
+	exclusions := map[string]map[puller]bool{} // registry -> excluded pullers
 	type image struct {
 		repoID int64
 		digest digest.Digest
@@ -227,7 +225,7 @@ func (p *PullTimes) latest(ctx context.Context, batch []pending) ([]metastore.Pu
 	newest := map[image]time.Time{}
 	excluded := 0
 	for _, b := range batch {
-		if b.k.puller != "" {
+		if b.k.puller != (puller{}) {
 			ex, ok := exclusions[b.v.account]
 			if !ok {
 				var err error
@@ -253,11 +251,12 @@ func (p *PullTimes) latest(ctx context.Context, batch []pending) ([]metastore.Pu
 	return out, excluded, nil
 }
 
-// excludedPullers loads a registry's exclusions as puller keys. A user is
+// excludedPullers loads a registry's exclusions as pullers. A user is
 // named by account and name (IAM user names are unique in an account
-// whatever their path); role ARNs name no Berth principal.
-func (p *PullTimes) excludedPullers(ctx context.Context, account string) (map[string]bool, error) {
-	out := map[string]bool{}
+// whatever their path, and compared without case); role ARNs name no
+// Berth principal.
+func (p *PullTimes) excludedPullers(ctx context.Context, account string) (map[puller]bool, error) {
+	out := map[puller]bool{}
 	last := ""
 	for {
 		page, err := p.o.Store.ListPullTimeExclusions(ctx, account, metastore.Page{Last: last, Limit: MaxPullTimeExclusions})
@@ -265,8 +264,8 @@ func (p *PullTimes) excludedPullers(ctx context.Context, account string) (map[st
 			return nil, fmt.Errorf("list pull time exclusions of %s: %w", account, err)
 		}
 		for _, e := range page {
-			if k, ok := exclusionPuller(e.PrincipalARN); ok {
-				out[k] = true
+			if who, ok := exclusionPuller(e.PrincipalARN); ok {
+				out[who] = true
 			}
 			last = e.PrincipalARN
 		}
@@ -277,18 +276,18 @@ func (p *PullTimes) excludedPullers(ctx context.Context, account string) (map[st
 }
 
 // exclusionPuller turns arn:aws:iam::<account>:user/[path/]<name> into a
-// puller key.
-func exclusionPuller(arn string) (string, bool) {
+// puller.
+func exclusionPuller(arn string) (puller, bool) {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[2] != "iam" {
-		return "", false
+		return puller{}, false
 	}
 	res, ok := strings.CutPrefix(parts[5], "user/")
 	if !ok {
-		return "", false
+		return puller{}, false
 	}
 	name := res[strings.LastIndexByte(res, '/')+1:]
-	return parts[4] + ":" + strings.ToLower(name), name != ""
+	return puller{parts[4], strings.ToLower(name)}, name != ""
 }
 
 // PullTimeMetrics are the pull-time buffer's series. A nil *PullTimeMetrics
