@@ -84,17 +84,14 @@ func (s *Store) GetImages(ctx context.Context, repoID int64, digests []digest.Di
 // scanImage reads imageColsM. The tag list arrives joined by ',' (which no
 // valid tag contains) in no guaranteed order, so it is sorted here: byte
 // order, as ListTags returns tags.
-func scanImage(r scanner) (metastore.Image, error) { return scanImageWith(r) }
-
-// scanImageWith reads imageColsM followed by the columns extra.
-func scanImageWith(r scanner, extra ...any) (metastore.Image, error) {
+func scanImage(r scanner) (metastore.Image, error) {
 	var img metastore.Image
 	var d, status string
 	var subject, tags sql.NullString
 	var pushed, pulled, archived, activated int64
-	dest := append([]any{&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed,
-		&status, &pulled, &archived, &activated, &tags}, extra...)
-	if err := r.Scan(dest...); err != nil {
+	err := r.Scan(&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed,
+		&status, &pulled, &archived, &activated, &tags)
+	if err != nil {
 		return metastore.Image{}, err
 	}
 	img.Digest, img.Subject, img.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)

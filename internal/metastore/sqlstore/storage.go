@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -24,14 +23,21 @@ type storageQueries struct {
 
 	node, children, parents, referrers string
 	archive, activating, activate      string
-	activatingPage, blobUse, lifecycle string
+	activatingPage, blobUse            string
+	lifecycle, lifecycleTags           string
+	lifecycleParents                   string
 
 	recordPull, insertExclusion, countExclusions string
 	deleteExclusion, listExclusions              string
 }
 
-// nodeCols are what a storage-class change needs of a manifest.
-const nodeCols = "digest, image_status, media_type, artifact_type, subject_digest"
+const (
+	// nodeCols are what a storage-class change needs of a manifest.
+	nodeCols = "digest, image_status, media_type, artifact_type, subject_digest"
+	// lifecycleCols are a manifest's Image columns without its tags.
+	lifecycleCols = "digest, media_type, artifact_type, subject_digest, size, image_size, pushed_at," +
+		" image_status, last_pulled_at, last_archived_at, last_activated_at"
+)
 
 func newStorageQueries(d dialect) storageQueries {
 	q := storageQueries{
@@ -59,12 +65,15 @@ func newStorageQueries(d dialect) storageQueries {
 			" ON m.repository_id = r.repository_id AND m.digest = r.manifest_digest" +
 			" WHERE r.repository_id = ? AND r.ref_digest = ? AND r.kind = 'blob' AND m.image_status = 'ACTIVE')," +
 			" EXISTS (SELECT 1 FROM manifest_references WHERE repository_id = ? AND ref_digest = ? AND kind = 'blob')",
-		// An image's parent indexes joined by ',' (digests never contain
-		// one), in no particular order: scanLifecycleImage sorts them.
-		lifecycle: "SELECT " + imageColsM + "," +
-			" (SELECT string_agg(r.manifest_digest, ',') FROM manifest_references r" +
-			" WHERE r.repository_id = m.repository_id AND r.ref_digest = m.digest AND r.kind = 'manifest')" +
-			" FROM manifests m WHERE m.repository_id = ? AND m.digest > ? ORDER BY m.digest LIMIT ?",
+		// A page of images, then the tags and the parent links of the
+		// page's digest range: three index range scans merged in Go,
+		// several times faster than a correlated subquery per image.
+		lifecycle: "SELECT " + lifecycleCols + " FROM manifests" +
+			" WHERE repository_id = ? AND digest > ? ORDER BY digest LIMIT ?",
+		lifecycleTags: "SELECT digest, name FROM tags WHERE repository_id = ? AND digest > ? AND digest <= ?" +
+			" ORDER BY digest, name",
+		lifecycleParents: "SELECT ref_digest, manifest_digest FROM manifest_references" +
+			" WHERE repository_id = ? AND ref_digest > ? AND ref_digest <= ? AND kind = 'manifest'",
 
 		recordPull:      "UPDATE manifests SET last_pulled_at = ? WHERE repository_id = ? AND digest = ? AND last_pulled_at < ?",
 		insertExclusion: insertSQL("pull_time_exclusions", []string{"account_id", "principal_arn", "created_at"}),
@@ -79,7 +88,7 @@ func newStorageQueries(d dialect) storageQueries {
 		}
 	}
 	for _, p := range []*string{&q.node, &q.children, &q.parents, &q.referrers, &q.archive, &q.activating, &q.activate,
-		&q.activatingPage, &q.blobUse, &q.lifecycle, &q.recordPull, &q.insertExclusion, &q.countExclusions,
+		&q.activatingPage, &q.blobUse, &q.lifecycle, &q.lifecycleTags, &q.lifecycleParents, &q.recordPull, &q.insertExclusion, &q.countExclusions,
 		&q.deleteExclusion, &q.listExclusions} {
 		*p = d.rebind(*p)
 	}
@@ -394,29 +403,73 @@ func (s *Store) BlobArchived(ctx context.Context, repoID int64, d digest.Digest)
 }
 
 // LifecycleCandidates returns a page of images with their storage state
-// and parent indexes: one query on the reader pool, tags and parents
-// gathered by correlated subqueries on indexes (no query per image).
+// and parent indexes: three range scans on indexes in one read transaction
+// (no query per image).
 func (s *Store) LifecycleCandidates(ctx context.Context, repoID int64, p metastore.Page) ([]metastore.LifecycleImage, error) {
 	if p.Limit <= 0 {
 		return nil, s.fail("lifecycle candidates", errBadLimit)
 	}
-	out, err := queryAll(ctx, s.reader, scanLifecycleImage, s.sq.lifecycle, repoID, p.Last, p.Limit)
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.fail("lifecycle candidates", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := queryAll(ctx, tx, scanLifecycleImage, s.sq.lifecycle, repoID, p.Last, p.Limit)
+	if err != nil || len(out) == 0 {
+		return out, s.fail("lifecycle candidates", err)
+	}
+	first, last := p.Last, out[len(out)-1].Digest.String()
+	at := make(map[digest.Digest]*metastore.LifecycleImage, len(out))
+	for i := range out {
+		at[out[i].Digest] = &out[i]
+	}
+	err = eachPair(ctx, tx, s.sq.lifecycleTags, []any{repoID, first, last}, func(d digest.Digest, tag string) {
+		if li := at[d]; li != nil {
+			li.Tags = append(li.Tags, tag)
+		}
+	})
+	if err == nil {
+		err = eachPair(ctx, tx, s.sq.lifecycleParents, []any{repoID, first, last}, func(d digest.Digest, parent string) {
+			if li := at[d]; li != nil {
+				li.Parents = append(li.Parents, digest.Digest(parent))
+			}
+		})
+	}
+	for i := range out {
+		slices.Sort(out[i].Parents)
+	}
 	return out, s.fail("lifecycle candidates", err)
+}
+
+// eachPair runs a query of (digest, string) rows and calls fn per row.
+func eachPair(ctx context.Context, tx *sql.Tx, query string, args []any, fn func(digest.Digest, string)) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d, v string
+		if err := rows.Scan(&d, &v); err != nil {
+			return err
+		}
+		fn(digest.Digest(d), v)
+	}
+	return rows.Err()
 }
 
 func scanLifecycleImage(r scanner) (metastore.LifecycleImage, error) {
 	var li metastore.LifecycleImage
-	var parents sql.NullString
-	img, err := scanImageWith(r, &parents)
+	var d, status string
+	var subject sql.NullString
+	var pushed, pulled, archived, activated int64
+	err := r.Scan(&d, &li.MediaType, &li.ArtifactType, &subject, &li.Size, &li.ImageSize, &pushed,
+		&status, &pulled, &archived, &activated)
 	if err != nil {
 		return li, err
 	}
-	li.Image = img
-	if parents.Valid {
-		for _, p := range strings.Split(parents.String, ",") {
-			li.Parents = append(li.Parents, digest.Digest(p))
-		}
-		slices.Sort(li.Parents)
-	}
+	li.Digest, li.Subject, li.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)
+	li.Status = metastore.ImageStatus(status)
+	li.LastPulledAt, li.LastArchivedAt, li.LastActivatedAt = optionalTime(pulled), optionalTime(archived), optionalTime(activated)
 	return li, nil
 }
