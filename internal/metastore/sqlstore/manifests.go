@@ -34,7 +34,7 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 		if err := s.checkReferences(ctx, tx, m.RepositoryID, refs); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, s.q.insertManifest, m.RepositoryID, m.Digest.String(), m.MediaType,
+		inserted, err := execTx(ctx, tx, s.q.insertManifest, m.RepositoryID, m.Digest.String(), m.MediaType,
 			m.ArtifactType, nullDigest(m.Subject), ann, m.Size, nonNil(m.Body), m.ImageSize, nanos(m.PushedAt))
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 				return err
 			}
 		}
-		_, err = s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, now)
+		_, err = s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now)
 		return err
 	})
 }

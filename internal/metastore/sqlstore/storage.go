@@ -209,8 +209,16 @@ func (s *Store) archiveClosure(ctx context.Context, tx *sql.Tx, repoID int64, ro
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		if _, err := tx.ExecContext(ctx, s.sq.archive, nanos(now), repoID, n.digest.String()); err != nil {
+		// The update re-checks ACTIVE: a concurrent change (on an engine
+		// with concurrent writers) wins, and this one skips the image.
+		k, err := execTx(ctx, tx, s.sq.archive, nanos(now), repoID, n.digest.String())
+		switch {
+		case err != nil:
 			return nil, err
+		case k == 0 && n.digest == root.digest:
+			return nil, &metastore.StorageClassError{Digest: root.digest, Status: metastore.ImageArchived, Target: metastore.StorageArchive}
+		case k == 0:
+			continue
 		}
 		out = append(out, n.change(repoID, metastore.ImageArchived, now))
 		next, err := s.related(ctx, tx, repoID, n.digest, true)
@@ -256,6 +264,9 @@ func (s *Store) restoreClosure(ctx context.Context, tx *sql.Tx, repoID int64, ro
 		}
 		if changed {
 			out = append(out, n.change(repoID, to, now))
+		} else if n.digest == root.digest && to == metastore.ImageActivating {
+			// A concurrent change got there first (see archiveClosure).
+			return nil, &metastore.StorageClassError{Digest: root.digest, Status: metastore.ImageActivating, Target: metastore.StorageStandard}
 		}
 		next, err := s.related(ctx, tx, repoID, n.digest, true)
 		if err != nil {
@@ -324,9 +335,14 @@ func (s *Store) related(ctx context.Context, tx *sql.Tx, repoID int64, d digest.
 // PutManifest's transaction: an archived or restoring d comes back ACTIVE
 // with its closure (as a restore would bring back), and an index d that is
 // already ACTIVE gets its children that are not ACTIVE back, so an ACTIVE
-// index never lists an image that cannot be pulled. It returns the changes
-// (for UPDATE_STORAGE_CLASS events).
-func (s *Store) restoreOnPush(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, now time.Time) ([]metastore.StorageChange, error) {
+// index never lists an image that cannot be pulled. fresh says d was just
+// inserted (so ACTIVE); refs are d's references. It returns the changes
+// (for UPDATE_STORAGE_CLASS events). A fresh image costs no query.
+func (s *Store) restoreOnPush(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, fresh bool, refs []metastore.Reference, now time.Time) ([]metastore.StorageChange, error) {
+	index := slices.ContainsFunc(refs, func(r metastore.Reference) bool { return r.Kind == metastore.RefManifest })
+	if fresh && !index {
+		return nil, nil
+	}
 	root, err := scanStorageNode(tx.QueryRowContext(ctx, s.sq.node, repoID, d.String()))
 	if err != nil {
 		return nil, err
