@@ -109,6 +109,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"bad addr", []string{"--addr", "5000"}, nil, "addr"},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "tls-cert and tls-key"},
 		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
+		{"pull times flushed too often", []string{"--pull-time-flush", "100ms"}, nil, "pull-time-flush"},
+		{"pull times flushed too rarely", []string{"--pull-time-flush", "25h"}, nil, "pull-time-flush"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"bad format", []string{"--log-format", "xml"}, nil, "log-format"},
 		{"bad metrics addr", []string{"--metrics-addr", "9090"}, nil, "metrics-addr"},

@@ -9,10 +9,10 @@ import (
 )
 
 type updateImageStorageClassInput struct {
-	RegistryID         *string         `json:"registryId"`
-	RepositoryName     string          `json:"repositoryName"`
-	ImageID            imageIdentifier `json:"imageId"`
-	TargetStorageClass string          `json:"targetStorageClass"`
+	RegistryID         *string          `json:"registryId"`
+	RepositoryName     string           `json:"repositoryName"`
+	ImageID            *imageIdentifier `json:"imageId"`
+	TargetStorageClass string           `json:"targetStorageClass"`
 }
 
 type updateImageStorageClassOutput struct {
@@ -26,6 +26,7 @@ type updateImageStorageClassOutput struct {
 // starts its restore (STANDARD: ACTIVATING, ACTIVE within seconds).
 func (h *Handler) updateImageStorageClass(ctx context.Context, who auth.Principal, in *updateImageStorageClassInput) (*updateImageStorageClassOutput, error) {
 	ref := registry.RepoRef{AccountID: registryOf(who, in.RegistryID), Name: in.RepositoryName}
+	// The model requires imageId: it is not nil here.
 	id, status, err := h.svc.UpdateImageStorageClass(ctx, who, ref, in.ImageID.toID(), registry.StorageClass(in.TargetStorageClass))
 	if errors.Is(err, registry.ErrStorageClassUnsupported) {
 		return nil, exception(excImageStorageClassUpdateNotSupported, registry.Message(err))

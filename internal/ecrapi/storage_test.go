@@ -51,6 +51,7 @@ func storageScenarios(e *conformanceEnv) {
 	e.fail("UpdateImageStorageClass", with("imageId", obj{}, "targetStorageClass", "ARCHIVE"), "InvalidParameterException")
 	e.fail("UpdateImageStorageClass", with("imageId", obj{"imageTag": "v1"}, "targetStorageClass", "GLACIER"), "InvalidParameterException")
 	e.fail("UpdateImageStorageClass", with("imageId", obj{"imageTag": "v1"}), "InvalidParameterException")
+	e.fail("UpdateImageStorageClass", with("targetStorageClass", "ARCHIVE"), "InvalidParameterException")
 	e.fail("UpdateImageStorageClass", obj{"repositoryName": "arch/none", "imageId": obj{"imageTag": "v1"}, "targetStorageClass": "ARCHIVE"},
 		"RepositoryNotFoundException")
 

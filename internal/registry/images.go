@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -166,7 +167,7 @@ func (s *Service) BatchGetImage(ctx context.Context, who auth.Principal, r RepoR
 		}
 		if m.Status != metastore.ImageActive {
 			failures = append(failures, ImageFailure{ID: id, Code: FailureImageInaccessible,
-				Reason: Message(archivedError(who, r, d.String(), m))})
+				Reason: Message(archivedError(who, r, cmp.Or(id.Tag, d.String()), m))})
 			continue
 		}
 		if len(accepted) > 0 && !contains(accepted, m.MediaType) {

@@ -110,18 +110,22 @@ func (s *Service) CompleteRestores(ctx context.Context) (int, error) {
 // archivedError refuses a pull of an image that is not ACTIVE: 404 on /v2
 // (MANIFEST_UNKNOWN, as ECR), with a message that says what to do.
 func archivedError(who auth.Principal, r RepoRef, reference string, m metastore.Manifest) error {
+	image := reference
+	if reference != m.Digest.String() {
+		image += " (" + m.Digest.String() + ")"
+	}
 	var msg string
 	if m.Status == metastore.ImageActivating {
-		msg = fmt.Sprintf("Requested image %s (%s) is being restored from the archive (imageStatus ACTIVATING); "+
-			"it can be pulled once its status is ACTIVE", reference, m.Digest)
+		msg = fmt.Sprintf("Requested image %s is being restored from the archive (imageStatus ACTIVATING); "+
+			"it can be pulled once its status is ACTIVE", image)
 	} else {
 		registryID := ""
 		if r.AccountID != who.AccountID {
 			registryID = " --registry-id " + r.AccountID
 		}
-		msg = fmt.Sprintf("Requested image %s (%s) is archived; restore it with `aws ecr update-image-storage-class%s "+
+		msg = fmt.Sprintf("Requested image %s is archived; restore it with `aws ecr update-image-storage-class%s "+
 			"--repository-name %s --image-id imageDigest=%s --target-storage-class STANDARD` or push it again",
-			reference, m.Digest, registryID, r.Name, m.Digest)
+			image, registryID, r.Name, m.Digest)
 	}
 	return &Error{Kind: ErrImageArchived, Message: msg,
 		Detail: map[string]string{"reference": reference, "digest": m.Digest.String(), "imageStatus": string(m.Status)}}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -87,9 +86,9 @@ func newStorageQueries(d dialect) storageQueries {
 			q.listImages[metastore.ImageFilter{TagStatus: tag, Status: st}] = d.rebind(listImagesSQL(tag, st))
 		}
 	}
-	for _, p := range []*string{&q.node, &q.children, &q.parents, &q.referrers, &q.archive, &q.activating, &q.activate,
-		&q.activatingPage, &q.blobUse, &q.lifecycle, &q.lifecycleTags, &q.lifecycleParents, &q.recordPull, &q.insertExclusion, &q.countExclusions,
-		&q.deleteExclusion, &q.listExclusions} {
+	for _, p := range []*string{&q.node, &q.children, &q.parents, &q.referrers, &q.archive, &q.activating,
+		&q.activate, &q.activatingPage, &q.blobUse, &q.lifecycle, &q.lifecycleTags, &q.lifecycleParents,
+		&q.recordPull, &q.insertExclusion, &q.countExclusions, &q.deleteExclusion, &q.listExclusions} {
 		*p = d.rebind(*p)
 	}
 	return q
@@ -167,8 +166,11 @@ func (s *Store) UpdateStorageClass(ctx context.Context, repoID int64, d digest.D
 		if root.status != metastore.ImageActive {
 			return refused
 		}
-		if refused.Parent, err = s.liveParent(ctx, tx, repoID, d, nil); err != nil || refused.Parent != "" {
-			return errors.Join(err, refused)
+		if refused.Parent, err = s.liveParent(ctx, tx, repoID, d, nil); err != nil {
+			return err
+		}
+		if refused.Parent != "" {
+			return refused
 		}
 		out, err = s.archiveClosure(ctx, tx, repoID, root, now)
 		return err
