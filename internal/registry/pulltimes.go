@@ -156,15 +156,23 @@ func (p *PullTimes) record(k pullKey, v pullVal) {
 func (p *PullTimes) Run(ctx context.Context) {
 	t := time.NewTicker(p.o.Flush)
 	defer t.Stop()
+	full := p.full
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-p.full:
+		case <-full:
 		}
-		if err := p.Flush(ctx); err != nil && ctx.Err() == nil {
+		err := p.Flush(ctx)
+		if err != nil && ctx.Err() == nil {
 			p.o.Logger.Warn("pull times not recorded; retrying at the next flush", "err", err)
+		}
+		// After a failure the buffer refills from what failed: retry on
+		// the schedule, not in a loop against a store that is down.
+		full = p.full
+		if err != nil {
+			full = nil
 		}
 	}
 }
