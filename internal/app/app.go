@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
 		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, PullTimes: a.pulls,
+		RestoreRequested: a.restoreRequested,
 	})
 	if err != nil {
 		a.meta.Close()

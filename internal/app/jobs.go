@@ -13,12 +13,13 @@ const (
 	jobUploadExpiry = "upload-expiry"
 	// jobImageRestore completes restores from the archive storage class.
 	// Berth moves no data to restore, so a restore waits only for this
-	// job: at most imageRestoreEvery.
+	// job, which each restore request triggers (restoreRequested).
 	jobImageRestore = "image-restore"
 )
 
-// imageRestoreEvery is how often pending restores are completed.
-const imageRestoreEvery = 5 * time.Second
+// imageRestoreEvery is how often pending restores are completed without a
+// trigger: a safety net for a trigger lost with the node that took it.
+const imageRestoreEvery = time.Minute
 
 // newJobs builds this node's job runner.
 func (a *App) newJobs() (*worker.Runner, error) {
@@ -54,4 +55,11 @@ func (a *App) completeRestores(ctx context.Context) error {
 		a.log.Info("restored images from the archive storage class", "count", n)
 	}
 	return err
+}
+
+// restoreRequested makes the image-restore job due now on every node.
+func (a *App) restoreRequested(ctx context.Context) {
+	if err := a.jobs.Trigger(ctx, jobImageRestore); err != nil {
+		a.log.WarnContext(ctx, "could not trigger the image-restore job; it runs within a minute anyway", "err", err)
+	}
 }

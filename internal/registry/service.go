@@ -43,6 +43,10 @@ type Options struct {
 	// PullTimes buffers pull times (lastRecordedPullTime); nil records
 	// none. The caller runs and flushes it.
 	PullTimes *PullTimes
+	// RestoreRequested, when set, is called after a restore from the
+	// archive storage class was requested, to have CompleteRestores run
+	// soon (the image-restore job).
+	RestoreRequested func(ctx context.Context)
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.

@@ -16,8 +16,8 @@ import (
 // Berth keeps an archived image's manifest and blobs where they were: the
 // archive class is a state, not another place, so archiving and restoring
 // move no data and a restore could complete at once. It still passes
-// through ACTIVATING, completed by the image-restore background job within
-// seconds, because ECR's clients and waiters expect that state.
+// through ACTIVATING, as ECR's clients and waiters expect, completed by the
+// image-restore background job, which a restore request triggers.
 
 // ActionUpdateImageStorageClass is the IAM action of archive and restore.
 const ActionUpdateImageStorageClass = "ecr:UpdateImageStorageClass"
@@ -53,6 +53,9 @@ func (s *Service) UpdateImageStorageClass(ctx context.Context, who auth.Principa
 	}
 	s.log.InfoContext(ctx, "image storage class changed", "account", r.AccountID, "repository", r.Name,
 		"digest", d, "target", target, "status", changes[0].To, "images", len(changes))
+	if target == StorageStandard && s.opts.RestoreRequested != nil {
+		s.opts.RestoreRequested(ctx)
+	}
 	return ImageID{Digest: d.String(), Tag: id.Tag}, changes[0].To, nil
 }
 

@@ -38,7 +38,8 @@ func wantPullRefused(t *testing.T, e *rt.Env, ref, want string) {
 
 func TestArchiveRefusesPullsUntilRestored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, registry.Options{})
+	triggered := 0
+	e := newEnv(t, registry.Options{RestoreRequested: func(context.Context) { triggered++ }})
 	_, d := e.Push(t, root, repo, "v1", image)
 
 	id, st, err := e.Service.UpdateImageStorageClass(ctx, root, repo, registry.ImageID{Tag: "v1"}, registry.StorageArchive)
@@ -62,9 +63,15 @@ func TestArchiveRefusesPullsUntilRestored(t *testing.T) {
 		t.Errorf("ListImages(ACTIVE) = %v, %v; want no archived image", imgs, err)
 	}
 
+	if triggered != 0 {
+		t.Errorf("archiving triggered the restore job %d times", triggered)
+	}
 	_, st, err = e.Service.UpdateImageStorageClass(ctx, root, repo, registry.ImageID{Digest: d.String()}, registry.StorageStandard)
 	if err != nil || st != registry.ImageActivating {
 		t.Fatalf("restore = %s, %v; want ACTIVATING", st, err)
+	}
+	if triggered != 1 {
+		t.Errorf("a restore request triggered the restore job %d times, want 1", triggered)
 	}
 	wantPullRefused(t, e, "v1", "being restored")
 	if n, err := e.Service.CompleteRestores(ctx); err != nil || n != 1 {

@@ -63,8 +63,8 @@ func storageClass(t testing.TB, ctx context.Context, c *ecr.Client, repo string,
 	return out.ImageStatus
 }
 
-// waitActive polls until the image is ACTIVE (the image-restore job runs
-// every few seconds) and returns its detail.
+// waitActive polls until the image is ACTIVE (the image-restore job the
+// restore request triggered ran) and returns its detail.
 func waitActive(t testing.TB, ctx context.Context, c *ecr.Client, repo string, id types.ImageIdentifier) types.ImageDetail {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -162,9 +162,8 @@ func TestECRArchiveRestore(t *testing.T) {
 	if st := storageClass(t, ctx, c, repo, v1Tag, types.TargetStorageClassStandard); st != types.ImageStatusActivating {
 		t.Fatalf("restore: imageStatus %s, want ACTIVATING", st)
 	}
-	if d := describeOne(t, ctx, c, repo, v1Tag); d.ImageStatus == types.ImageStatusActivating {
-		wantPullRefused(t, ctx, s.repo(t, repo).Tag("v1"), "being restored")
-	} // else the image-restore job already ran: nothing to check in between
+	// The request triggers the image-restore job, which may already have
+	// made it ACTIVE (pulls while ACTIVATING: internal/registry's tests).
 	d = waitActive(t, ctx, c, repo, v1Tag)
 	if d.LastActivatedAt == nil || d.LastActivatedAt.Before(restoreAt) || d.LastArchivedAt == nil {
 		t.Errorf("restored image: activated %v, archived %v", d.LastActivatedAt, d.LastArchivedAt)
