@@ -3,9 +3,9 @@ package lifecycle
 import (
 	"errors"
 	"reflect"
-	"unicode/utf8"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Selections reused by the parse tests.
@@ -298,17 +298,17 @@ func TestParseInvalid(t *testing.T) {
 func TestSpecExample8(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"a any at priority 1, another rule at 2": policyText(rule(1, selAny5, expire), rule(2, selUntagged1, expire)),
-		"b tagged without any list":              policyText(rule(1, `"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"c untagged with tagPrefixList":          policyText(rule(1, `"tagStatus":"untagged","tagPrefixList":["a"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"d imageCountMoreThan with countUnit":    policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countUnit":"days","countNumber":1`, expire)),
-		"e sinceImagePushed without countUnit":   policyText(rule(1, `"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1`, expire)),
-		"f countNumber 0":                        policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":0`, expire)),
-		"g duplicate rulePriority":               policyText(rule(1, selUntagged1, expire), rule(1, selProd30d, expire)),
-		"h five wildcards":                       policyText(rule(1, `"tagStatus":"tagged","tagPatternList":["a*b*c*d*e*f"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"i sinceImagePulled with expire":         policyText(rule(1, selPulled90, expire)),
+		"a any at priority 1, another rule at 2":  policyText(rule(1, selAny5, expire), rule(2, selUntagged1, expire)),
+		"b tagged without any list":               policyText(rule(1, `"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1`, expire)),
+		"c untagged with tagPrefixList":           policyText(rule(1, `"tagStatus":"untagged","tagPrefixList":["a"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
+		"d imageCountMoreThan with countUnit":     policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countUnit":"days","countNumber":1`, expire)),
+		"e sinceImagePushed without countUnit":    policyText(rule(1, `"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1`, expire)),
+		"f countNumber 0":                         policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":0`, expire)),
+		"g duplicate rulePriority":                policyText(rule(1, selUntagged1, expire), rule(1, selProd30d, expire)),
+		"h five wildcards":                        policyText(rule(1, `"tagStatus":"tagged","tagPatternList":["a*b*c*d*e*f"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
+		"i sinceImagePulled with expire":          policyText(rule(1, selPulled90, expire)),
 		"j transition without targetStorageClass": policyText(rule(1, selPulled90, `"type":"transition"`)),
-		"k shorter than 100 characters":          `{"rules":[]}`,
+		"k shorter than 100 characters":           `{"rules":[]}`,
 	}
 	for name, text := range cases {
 		t.Run(name, func(t *testing.T) {
