@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -145,7 +146,7 @@ func object(v jsonValue, path string, known ...string) (map[string]jsonValue, *I
 	}
 	out := make(map[string]jsonValue, len(v.members))
 	for _, m := range v.members {
-		if !contains(known, m.key) {
+		if !slices.Contains(known, m.key) {
 			return nil, unknownField(path, m.key, known)
 		}
 		if _, dup := out[m.key]; dup {
@@ -177,13 +178,4 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

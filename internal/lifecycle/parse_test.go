@@ -294,27 +294,39 @@ func TestParseInvalid(t *testing.T) {
 	}
 }
 
-// TestSpecExample8 is spec §5.4 example 8: each invalid policy (a)–(k) is refused.
+// TestSpecExample8 is spec §5.4 example 8: each invalid policy (a)–(k) is
+// refused for the reason the example gives.
 func TestSpecExample8(t *testing.T) {
 	t.Parallel()
-	cases := map[string]string{
-		"a any at priority 1, another rule at 2":  policyText(rule(1, selAny5, expire), rule(2, selUntagged1, expire)),
-		"b tagged without any list":               policyText(rule(1, `"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"c untagged with tagPrefixList":           policyText(rule(1, `"tagStatus":"untagged","tagPrefixList":["a"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"d imageCountMoreThan with countUnit":     policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countUnit":"days","countNumber":1`, expire)),
-		"e sinceImagePushed without countUnit":    policyText(rule(1, `"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1`, expire)),
-		"f countNumber 0":                         policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":0`, expire)),
-		"g duplicate rulePriority":                policyText(rule(1, selUntagged1, expire), rule(1, selProd30d, expire)),
-		"h five wildcards":                        policyText(rule(1, `"tagStatus":"tagged","tagPatternList":["a*b*c*d*e*f"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
-		"i sinceImagePulled with expire":          policyText(rule(1, selPulled90, expire)),
-		"j transition without targetStorageClass": policyText(rule(1, selPulled90, `"type":"transition"`)),
-		"k shorter than 100 characters":           `{"rules":[]}`,
+	cases := []struct{ name, text, detail string }{
+		{"a any at priority 1, another rule at 2", policyText(rule(1, selAny5, expire), rule(2, selUntagged1, expire)),
+			`rules[0] (rulePriority 1) has tagStatus "any" but rules[1] (rulePriority 2) selects standard images after it`},
+		{"b tagged without any list", policyText(rule(1, `"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1`, expire)),
+			`Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED`},
+		{"c untagged with tagPrefixList", policyText(rule(1, `"tagStatus":"untagged","tagPrefixList":["a"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
+			`rules[0].selection.tagPrefixList is not allowed with tagStatus "untagged"`},
+		{"d imageCountMoreThan with countUnit", policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countUnit":"days","countNumber":1`, expire)),
+			`rules[0].selection.countUnit is not allowed with countType "imageCountMoreThan"`},
+		{"e sinceImagePushed without countUnit", policyText(rule(1, `"tagStatus":"untagged","countType":"sinceImagePushed","countNumber":1`, expire)),
+			`rules[0].selection.countUnit is required with countType "sinceImagePushed"`},
+		{"f countNumber 0", policyText(rule(1, `"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":0`, expire)),
+			`rules[0].selection.countNumber must be a positive integer (got 0)`},
+		{"g duplicate rulePriority", policyText(rule(1, selUntagged1, expire), rule(1, selProd30d, expire)),
+			`rulePriority 1 is used by both rules[0] and rules[1]`},
+		{"h five wildcards", policyText(rule(1, `"tagStatus":"tagged","tagPatternList":["a*b*c*d*e*f"],"countType":"imageCountMoreThan","countNumber":1`, expire)),
+			`rules[0].selection.tagPatternList[0] "a*b*c*d*e*f" has 5 wildcards (*); at most 4 are allowed`},
+		{"i sinceImagePulled with expire", policyText(rule(1, selPulled90, expire)),
+			`rules[0]: countType "sinceImagePulled" can only be used with action type "transition"`},
+		{"j transition without targetStorageClass", policyText(rule(1, selPulled90, `"type":"transition"`)),
+			`rules[0].action.targetStorageClass is required with action type "transition"`},
+		{"k shorter than 100 characters", `{"rules":[]}`, `Member must have length greater than or equal to 100`},
 	}
-	for name, text := range cases {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := Parse(text); !errors.Is(err, ErrInvalidPolicy) {
-				t.Errorf("Parse(%s) = %v, want an invalid-policy error", text, err)
+			var e *InvalidPolicyError
+			if _, err := Parse(c.text); !errors.As(err, &e) || !strings.Contains(e.Detail, c.detail) {
+				t.Errorf("Parse(%s) = %v, want a detail with %q", c.text, err, c.detail)
 			}
 		})
 	}

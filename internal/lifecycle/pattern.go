@@ -31,21 +31,21 @@ func (f *tagFilter) selects(tags []string) bool {
 		return false
 	}
 	for _, prefix := range f.prefixes {
-		if !anyTag(tags, func(t string) bool { return strings.HasPrefix(t, prefix) }) {
+		if !hasTagWithPrefix(tags, prefix) {
 			return false
 		}
 	}
 	for i := range f.patterns {
-		if !anyTag(tags, f.patterns[i].match) {
+		if !f.patterns[i].matchesAny(tags) {
 			return false
 		}
 	}
 	return true
 }
 
-func anyTag(tags []string, match func(string) bool) bool {
+func hasTagWithPrefix(tags []string, prefix string) bool {
 	for _, t := range tags {
-		if match(t) {
+		if strings.HasPrefix(t, prefix) {
 			return true
 		}
 	}
@@ -59,6 +59,15 @@ type pattern struct {
 }
 
 func compilePattern(s string) pattern { return pattern{parts: strings.Split(s, "*")} }
+
+func (p *pattern) matchesAny(tags []string) bool {
+	for _, t := range tags {
+		if p.match(t) {
+			return true
+		}
+	}
+	return false
+}
 
 // match anchors the first and last literal parts and finds the middle ones
 // leftmost-first, which is exact for patterns whose only metacharacter is
