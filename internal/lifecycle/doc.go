@@ -150,5 +150,5 @@
 // Evaluate costs O(n log n) to order the images plus O(rules × n) tag
 // matches; indexes and referrers are resolved through one digest map, never
 // by pairwise scans. On a 100,000-image repository with a six-rule policy it
-// takes about 0.2 s of CPU (BenchmarkEvaluate100k).
+// takes about 0.15 s of CPU and 34 MB (BenchmarkEvaluate100k).
 package lifecycle

@@ -397,3 +397,20 @@ func TestDaysHuge(t *testing.T) {
 		t.Errorf("a 2000-year-old image is older than 106751 days: %+v", res.Decisions)
 	}
 }
+
+// TestEvaluateDuplicateDigests: a repository lists each digest once, but a
+// caller's mistake must not crash an evaluation or act twice per entry.
+func TestEvaluateDuplicateDigests(t *testing.T) {
+	t.Parallel()
+	images := []Image{img("A", nil, 10), img("A", nil, 10), img("B", nil, 10, refers("A")), img("C", nil, 10, childOf("A"))}
+	p := mustParse(t, policyText(rule(1, untaggedPushed5, expire)))
+	res := Evaluate(p, images, now)
+	if n := len(res.Decisions) + len(res.Held); n > len(images) {
+		t.Errorf("%d decisions for %d entries: %+v", n, len(images), res)
+	}
+	for _, d := range res.Decisions {
+		if images[d.Index].Digest != d.Digest {
+			t.Errorf("decision %+v points at another image", d)
+		}
+	}
+}

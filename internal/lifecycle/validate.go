@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// checkRule applies the rules of spec §5.2 that concern one rule alone (3–6
-// and 8–12; the decoders already enforced 1, 6 and 14).
+// checkRule applies the rules of spec §5.2 that concern one rule alone (3,
+// 4, 5 and 8–12; the decoders already enforced 1, 6 and 14).
 func checkRule(r Rule, path string) *InvalidPolicyError {
 	if err := checkTagFilter(r.Selection, path+".selection"); err != nil {
 		return err
@@ -143,7 +143,7 @@ func filterKey(s Selection) string {
 		list, kind = s.TagPrefixList, "prefix"
 	}
 	set := slices.Compact(slices.Sorted(slices.Values(list)))
-	return fmt.Sprintf("%s\x00%s\x00%s", s.StorageClass, kind, strings.Join(set, "\x00"))
+	return fmt.Sprintf("%s %s %q", s.StorageClass, kind, set)
 }
 
 func listName(s Selection) string {
