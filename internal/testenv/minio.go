@@ -1,0 +1,268 @@
+// Package testenv gives tests the real services they need (MinIO here):
+// the one scripts/test.sh started, named by environment variables, or a
+// private one started from a locally installed binary. Under CI (CI=true)
+// a missing service fails the test loudly instead of skipping it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Environment variables through which scripts/test.sh hands tests its
+// MinIO.
+const (
+	EnvS3Endpoint  = "BERTH_TEST_S3_ENDPOINT"
+	EnvS3AccessKey = "BERTH_TEST_S3_ACCESS_KEY"
+	EnvS3SecretKey = "BERTH_TEST_S3_SECRET_KEY"
+)
+
+// Credentials of a private MinIO (it listens on loopback only).
+const (
+	minioUser     = "berthtest"
+	minioPassword = "berthtest-secret-0123456789"
+)
+
+// S3 is an S3-compatible endpoint tests may create buckets in.
+type S3 struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string
+	SecretKey string
+	Region    string
+}
+
+// MinIO returns the test S3 endpoint: the one in BERTH_TEST_S3_*, else a
+// private MinIO started once per test process from the minio binary on
+// PATH or in $(go env GOPATH)/bin (go install github.com/minio/minio@…).
+// Without either, the test fails under CI and is skipped elsewhere, with
+// what to do. Call StopMinIO from TestMain to stop a private MinIO.
+func MinIO(t testing.TB) *S3 {
+	t.Helper()
+	if ep := os.Getenv(EnvS3Endpoint); ep != "" {
+		return &S3{Endpoint: ep, AccessKey: os.Getenv(EnvS3AccessKey), SecretKey: os.Getenv(EnvS3SecretKey), Region: "us-east-1"}
+	}
+	private.once.Do(private.start)
+	if private.err != nil {
+		msg := fmt.Sprintf("no MinIO for this test: %v; run scripts/test.sh (it installs and starts one) "+
+			"or `go install github.com/minio/minio@latest`", private.err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return private.s3
+}
+
+// StopMinIO stops the private MinIO, if this process started one.
+func StopMinIO() {
+	private.mu.Lock()
+	defer private.mu.Unlock()
+	if private.cmd != nil {
+		_ = syscall.Kill(-private.cmd.Process.Pid, syscall.SIGKILL)
+		_ = private.cmd.Wait()
+		_ = os.RemoveAll(private.dir)
+		private.cmd = nil
+	}
+}
+
+// privateMinIO is the process's own MinIO, started at most once.
+type privateMinIO struct {
+	once sync.Once
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	dir  string
+	s3   *S3
+	err  error
+}
+
+var private privateMinIO
+
+// minioBinary finds the minio executable.
+func minioBinary() (string, error) {
+	if p, err := exec.LookPath("minio"); err == nil {
+		return p, nil
+	}
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		out, err := exec.Command("go", "env", "GOPATH").Output()
+		if err != nil {
+			return "", fmt.Errorf("go env GOPATH: %w", err)
+		}
+		gopath = strings.TrimSpace(string(out))
+	}
+	for _, dir := range filepath.SplitList(gopath) {
+		p := filepath.Join(dir, "bin", "minio")
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	return "", errors.New("no minio binary on PATH or in $(go env GOPATH)/bin")
+}
+
+// start runs minio on a free loopback port with a temporary data
+// directory, in its own process group, killed if this process dies.
+func (p *privateMinIO) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	bin, err := minioBinary()
+	if err != nil {
+		p.err = err
+		return
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		if p.err = p.run(bin); p.err == nil {
+			return
+		}
+	}
+}
+
+func (p *privateMinIO) run(bin string) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	console, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "berth-minio-")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, dir)
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("start minio: %w", err)
+	}
+	endpoint := "http://" + addr
+	env := &S3{Endpoint: endpoint, AccessKey: minioUser, SecretKey: minioPassword, Region: "us-east-1"}
+	if err := env.waitReady(60 * time.Second); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("minio did not become ready: %w; output:\n%s", err, logs.String())
+	}
+	p.cmd, p.dir = cmd, dir
+	p.s3 = env
+	return nil
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// waitReady polls until MinIO answers an S3 call: its health endpoint
+// answers before the object layer is initialized.
+func (e *S3) waitReady(limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	c := e.Client()
+	for {
+		_, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Client returns an S3 client for the endpoint, path-style as MinIO wants.
+func (e *S3) Client() *s3.Client {
+	return s3.New(s3.Options{
+		BaseEndpoint: aws.String(e.Endpoint), Region: e.Region, UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKey, e.SecretKey, ""),
+	})
+}
+
+// Bucket creates a fresh bucket for t and removes it, with everything in
+// it, when t ends.
+func (e *S3) Bucket(t testing.TB) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "berth-test-" + hex.EncodeToString(b[:])
+	c := e.Client()
+	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &name}); err != nil {
+		t.Fatalf("create bucket %s at %s: %v", name, e.Endpoint, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := emptyBucket(ctx, c, name); err != nil {
+			t.Errorf("empty bucket %s: %v", name, err)
+			return
+		}
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name}); err != nil {
+			t.Errorf("delete bucket %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// emptyBucket deletes every object and aborts every multipart upload.
+func emptyBucket(ctx context.Context, c *s3.Client, bucket string) error {
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Contents {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key}); err != nil {
+				return err
+			}
+		}
+	}
+	mp, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		return err
+	}
+	for _, u := range mp.Uploads {
+		if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: &bucket, Key: u.Key, UploadId: u.UploadId}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListMultipartUploads lists a bucket's multipart uploads under prefix.
+func (e *S3) ListMultipartUploads(ctx context.Context, bucket, prefix string) ([]types.MultipartUpload, error) {
+	out, err := e.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &prefix})
+	if err != nil {
+		return nil, err
+	}
+	return out.Uploads, nil
+}
