@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,8 +143,12 @@ func (p *privateMinIO) run(bin string) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "berth-minio-")
+	removeAbandoned()
+	dir, err := os.MkdirTemp("", dataDirPattern)
 	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, dir)
@@ -167,6 +172,30 @@ func (p *privateMinIO) run(bin string) error {
 	p.cmd, p.dir = cmd, dir
 	p.s3 = env
 	return nil
+}
+
+// A private MinIO's data directory, and the file in it naming the test
+// process that owns it.
+const (
+	dataDirPattern = "berth-minio-"
+	ownerFile      = "berth-test-owner"
+)
+
+// removeAbandoned deletes the data directories of private MinIOs whose
+// test process has exited without StopMinIO (packages without a TestMain).
+func removeAbandoned() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dataDirPattern+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid == os.Getpid() || syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // freeAddr returns a loopback address whose port was free a moment ago.
