@@ -57,7 +57,13 @@ type S3 struct {
 func MinIO(t testing.TB) *S3 {
 	t.Helper()
 	if ep := os.Getenv(EnvS3Endpoint); ep != "" {
-		return &S3{Endpoint: ep, AccessKey: os.Getenv(EnvS3AccessKey), SecretKey: os.Getenv(EnvS3SecretKey), Region: "us-east-1"}
+		e := &S3{Endpoint: ep, AccessKey: os.Getenv(EnvS3AccessKey), SecretKey: os.Getenv(EnvS3SecretKey), Region: "us-east-1"}
+		// MinIO answers its health check before it serves S3 calls.
+		shared.once.Do(func() { shared.err = e.waitReady(60 * time.Second) })
+		if shared.err != nil {
+			t.Fatalf("the MinIO at %s=%s does not answer: %v", EnvS3Endpoint, ep, shared.err)
+		}
+		return e
 	}
 	private.once.Do(private.start)
 	if private.err != nil {
@@ -94,6 +100,12 @@ type privateMinIO struct {
 }
 
 var private privateMinIO
+
+// shared records whether the MinIO named by the environment answered.
+var shared struct {
+	once sync.Once
+	err  error
+}
 
 // minioBinary finds the minio executable.
 func minioBinary() (string, error) {
