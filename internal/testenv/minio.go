@@ -6,11 +6,14 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,6 +50,7 @@ type S3 struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	CAFile    string // PEM of the CA that signed an HTTPS endpoint's certificate
 }
 
 // MinIO returns the test S3 endpoint: the one in BERTH_TEST_S3_*, else a
@@ -77,20 +81,43 @@ func MinIO(t testing.TB) *S3 {
 	return private.s3
 }
 
-// StopMinIO stops the private MinIO, if this process started one.
+// MinIOTLS is a private MinIO serving HTTPS with a certificate for
+// 127.0.0.1 and localhost from a CA generated for it (S3.CAFile), started
+// once per test process, for tests of TLS settings.
+func MinIOTLS(t testing.TB) *S3 {
+	t.Helper()
+	privateTLS.once.Do(privateTLS.start)
+	if privateTLS.err != nil {
+		msg := fmt.Sprintf("no MinIO for this test: %v; `go install github.com/minio/minio@latest` "+
+			"(scripts/test.sh does)", privateTLS.err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return privateTLS.s3
+}
+
+// StopMinIO stops the private MinIOs this process started.
 func StopMinIO() {
-	private.mu.Lock()
-	defer private.mu.Unlock()
-	if private.cmd != nil {
-		_ = syscall.Kill(-private.cmd.Process.Pid, syscall.SIGKILL)
-		_ = private.cmd.Wait()
-		_ = os.RemoveAll(private.dir)
-		private.cmd = nil
+	private.stop()
+	privateTLS.stop()
+}
+
+func (p *privateMinIO) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = p.cmd.Wait()
+		_ = os.RemoveAll(p.dir)
+		p.cmd = nil
 	}
 }
 
 // privateMinIO is the process's own MinIO, started at most once.
 type privateMinIO struct {
+	tls  bool // serve HTTPS with a certificate from a generated CA
 	once sync.Once
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -99,7 +126,10 @@ type privateMinIO struct {
 	err  error
 }
 
-var private privateMinIO
+var (
+	private    privateMinIO
+	privateTLS = privateMinIO{tls: true}
+)
 
 // shared records whether the MinIO named by the environment answered.
 var shared struct {
@@ -163,7 +193,17 @@ func (p *privateMinIO) run(bin string) error {
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console, dir)
+	args := []string{"server", "--quiet", "--address", addr, "--console-address", console}
+	scheme, caFile := "http", ""
+	if p.tls {
+		certs := filepath.Join(dir, "certs")
+		if caFile, err = writeCerts(certs); err != nil {
+			return err
+		}
+		args = append(args, "--certs-dir", certs)
+		scheme = "https"
+	}
+	cmd := exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -173,8 +213,8 @@ func (p *privateMinIO) run(bin string) error {
 		_ = os.RemoveAll(dir)
 		return fmt.Errorf("start minio: %w", err)
 	}
-	endpoint := "http://" + addr
-	env := &S3{Endpoint: endpoint, AccessKey: minioUser, SecretKey: minioPassword, Region: "us-east-1"}
+	endpoint := scheme + "://" + addr
+	env := &S3{Endpoint: endpoint, AccessKey: minioUser, SecretKey: minioPassword, Region: "us-east-1", CAFile: caFile}
 	if err := env.waitReady(60 * time.Second); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
@@ -241,10 +281,21 @@ func (e *S3) waitReady(limit time.Duration) error {
 
 // Client returns an S3 client for the endpoint, path-style as MinIO wants.
 func (e *S3) Client() *s3.Client {
-	return s3.New(s3.Options{
+	o := s3.Options{
 		BaseEndpoint: aws.String(e.Endpoint), Region: e.Region, UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(e.AccessKey, e.SecretKey, ""),
-	})
+	}
+	if e.CAFile != "" {
+		pem, err := os.ReadFile(e.CAFile)
+		if err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(pem)
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			o.HTTPClient = &http.Client{Transport: tr}
+		}
+	}
+	return s3.New(o)
 }
 
 // Bucket creates a fresh bucket for t and removes it, with everything in

@@ -14,11 +14,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -145,6 +147,12 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		// the payload hash, and TLS protects it on the wire.
 		so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		if !strings.HasPrefix(o.Endpoint, "http://") {
+			// Over TLS, which protects the body, skip SigV4's SHA-256 of
+			// every part (measured 25% of a put's time on MinIO); over
+			// plain HTTP the signed hash is the body's only protection.
+			so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		}
 	})
 	s := &Store{
 		client: client, bucket: o.Bucket, layout: l, partSize: o.PartSize, expiry: o.RedirectExpiry,

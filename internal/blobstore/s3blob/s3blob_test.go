@@ -433,3 +433,42 @@ func TestOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS runs against a MinIO serving HTTPS with a certificate from a
+// private CA: refused without the CA, working with CAFile (payloads then
+// go unsigned, protected by TLS) and with InsecureSkipVerify.
+func TestTLS(t *testing.T) {
+	m := testenv.MinIOTLS(t)
+	base := s3blob.Options{Bucket: m.Bucket(t), Endpoint: m.Endpoint, Region: m.Region, PathStyle: true,
+		AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey}
+	s, err := s3blob.New(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Ping without the CA: %v, want a certificate error", err)
+	}
+	insecure := base
+	insecure.InsecureSkipVerify = true
+	s, err = s3blob.New(t.Context(), insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping skipping verification: %v", err)
+	}
+	trusted := base
+	trusted.CAFile = m.CAFile
+	s, err = s3blob.New(t.Context(), trusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := blobtest.Content(60, 9<<20), blobtest.Content(61, 1000)
+	st, off := appendAll(t, s, mustCreate(t, s), 0, a, b)
+	want := slices.Concat(a, b)
+	d := digest.FromBytes(want)
+	if err := s.CommitUpload(t.Context(), st, off, d); err != nil {
+		t.Fatalf("CommitUpload over TLS: %v", err)
+	}
+	checkBlob(t, s, d, want)
+}
