@@ -6,9 +6,9 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
