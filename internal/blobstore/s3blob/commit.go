@@ -19,11 +19,10 @@ import (
 const copyConcurrency = 4
 
 // CommitUpload assembles the state's segments into the blob d server-side,
-// then releases the upload. One segment of at most 5 GiB (a docker push
-// sends a layer in one PATCH) is one CopyObject; anything else is a
-// multipart upload of UploadPartCopy ranges, split so that no part exceeds
-// 5 GiB, through intermediate objects when there would be more than 10,000
-// parts. Either call makes the whole object visible at once, so a reader
+// then releases the upload. An upload of one segment of at most 64 MiB is
+// one CopyObject; anything else is a multipart upload of UploadPartCopy
+// ranges of at most 64 MiB (S3 allows 5 GiB), copied four at a time,
+// through intermediate objects should there be more than 10,000 parts. Either call makes the whole object visible at once, so a reader
 // of d never sees a partial blob; copying onto an existing blob swaps in
 // identical bytes (content addressing) and leaves one object. Every copy
 // is conditional on the segment's recorded ETag, so the blob holds exactly
@@ -61,9 +60,9 @@ type piece struct {
 	start, n  int64
 }
 
-// pieces cuts the state's segments into ranges of at most maxCopyPart
-// bytes. A segment longer than that is cut into equal ranges, each then
-// well above S3's minimum part size.
+// pieces cuts the state's segments into ranges of at most copyPart bytes.
+// A segment longer than that is cut into near-equal ranges, each then at
+// least half of copyPart, well above S3's minimum part size.
 func (s *Store) pieces(u uploadState) ([]piece, error) {
 	var out []piece
 	for _, g := range u.Segs {
@@ -71,7 +70,7 @@ func (s *Store) pieces(u uploadState) ([]piece, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, split(key, g.ETag, g.Size, s.maxCopyPart)...)
+		out = append(out, split(key, g.ETag, g.Size, s.copyPart)...)
 	}
 	return out, nil
 }
@@ -100,15 +99,15 @@ func (s *Store) assemble(ctx context.Context, u uploadState, dst string) error {
 		return err
 	}
 	// Too many parts for one multipart upload: assemble groups into
-	// intermediate objects inside the upload, then those. With S3's limits
-	// one round always suffices (10,000 parts of 5 MiB or more make
-	// intermediates of 48 GiB or more, ten 5 GiB pieces each).
+	// intermediate objects inside the upload, then those. With the real
+	// limits this never happens: 10,000 parts of 32 MiB or more exceed the
+	// largest blob the registry accepts.
 	rounds := 0
 	for len(ps) > s.maxParts {
 		rounds++
 		if rounds > 3 {
 			return fmt.Errorf("s3blob: commit upload %s: %d pieces do not fit %d parts of at most %d bytes",
-				u.ID, len(ps), s.maxParts, s.maxCopyPart)
+				u.ID, len(ps), s.maxParts, s.copyPart)
 		}
 		var next []piece
 		for i := 0; i < len(ps); i += s.maxParts {
@@ -121,7 +120,7 @@ func (s *Store) assemble(ctx context.Context, u uploadState, dst string) error {
 			if err != nil {
 				return s.copyError(ctx, u, err)
 			}
-			next = append(next, split(key, etag, sum(group), s.maxCopyPart)...)
+			next = append(next, split(key, etag, sum(group), s.copyPart)...)
 		}
 		ps = next
 	}
@@ -197,7 +196,7 @@ func (s *Store) copyParts(ctx context.Context, dst string, ps []piece) (string, 
 	for range min(copyConcurrency, len(ps)) {
 		wg.Go(func() {
 			for i := range next {
-				etag, err := s.copyPart(cctx, dst, mp.UploadId, int32(i+1), ps[i])
+				etag, err := s.uploadPartCopy(cctx, dst, mp.UploadId, int32(i+1), ps[i])
 				if err != nil {
 					once.Do(func() { copyErr = err; cancel() })
 					continue
@@ -232,8 +231,8 @@ func (s *Store) copyParts(ctx context.Context, dst string, ps []piece) (string, 
 	return aws.ToString(out.ETag), nil
 }
 
-// copyPart copies the range p as part num and returns the part's ETag.
-func (s *Store) copyPart(ctx context.Context, dst string, uploadID *string, num int32, p piece) (string, error) {
+// uploadPartCopy copies the range p as part num and returns the part's ETag.
+func (s *Store) uploadPartCopy(ctx context.Context, dst string, uploadID *string, num int32, p piece) (string, error) {
 	out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
 		Bucket: &s.bucket, Key: &dst, UploadId: uploadID, PartNumber: aws.Int32(num),
 		CopySource: s.copySource(p.key), CopySourceIfMatch: &p.etag,

@@ -2,10 +2,10 @@ package s3blob
 
 import "github.com/berth-registry/berth/internal/blobstore"
 
-// SetLimits lowers S3's copy-part and part-count limits, so tests can
+// SetLimits lowers the copy range and S3's part-count limit, so tests can
 // exercise splitting and intermediate assembly with small blobs.
-func SetLimits(s *Store, maxCopyPart int64, maxParts int) {
-	s.maxCopyPart, s.maxParts = maxCopyPart, maxParts
+func SetLimits(s *Store, copyPart int64, maxParts int) {
+	s.copyPart, s.maxParts = copyPart, maxParts
 }
 
 // SegmentSizes lists the sizes of a state's segments.

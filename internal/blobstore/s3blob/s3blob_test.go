@@ -156,25 +156,29 @@ func TestSmallChunksBecomeParts(t *testing.T) {
 	checkBlob(t, s, d, want)
 }
 
-// TestLargeSegmentsAreSplit lowers the copy limit (5 GiB on S3) to 10 MiB
-// and the part count limit (10,000) to a few, so a 25 MiB append must be
+// TestLargeSegmentsAreSplit lowers the copy range (64 MiB) to 10 MiB and
+// the part count limit (10,000) to a few, so a 25 MiB append must be
 // copied in ranges and many segments through intermediate objects.
 func TestLargeSegmentsAreSplit(t *testing.T) {
 	e := newEnv(t, "")
 	e.opts.PartSize = 5 << 20
 	for _, tc := range []struct {
 		name     string
+		copyPart int64
 		maxParts int
 		chunks   []int
 	}{
-		{"one segment over the copy limit", 10000, []int{25 << 20}},
+		// A streamed (multipart) segment, copied whole by CopyObject
+		// conditional on its multipart ETag.
+		{"one segment copied whole", 64 << 20, 10000, []int{20 << 20}},
+		{"one segment over the copy range", 10 << 20, 10000, []int{25 << 20}},
 		// Six pieces (the 12 MiB segment is two), at most four parts:
 		// intermediates of 24 MiB (three pieces) and 6 MiB.
-		{"more pieces than parts", 4, []int{6 << 20, 6 << 20, 12 << 20, 6 << 20, 100}},
+		{"more pieces than parts", 10 << 20, 4, []int{6 << 20, 6 << 20, 12 << 20, 6 << 20, 100}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := e.store(t)
-			s3blob.SetLimits(s, 10<<20, tc.maxParts)
+			s3blob.SetLimits(s, tc.copyPart, tc.maxParts)
 			var chunks [][]byte
 			for i, n := range tc.chunks {
 				chunks = append(chunks, blobtest.Content(uint64(20+i), n))
