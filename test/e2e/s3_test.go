@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -384,4 +385,25 @@ func procStatus(pid int) (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// TestS3StartupChecks: berth refuses to start on a bucket it cannot use,
+// saying which, and /readyz checks the bucket of a running berth.
+func TestS3StartupChecks(t *testing.T) {
+	t.Parallel()
+	m := testenv.MinIO(t)
+	ctx := testContext(t, time.Minute)
+	cmd := exec.CommandContext(ctx, berthBin, "serve", "--addr", "127.0.0.1:"+freePort(t), "--data-dir", t.TempDir(),
+		"--blob-store", "s3://no-such-bucket-"+randomHex(t, 4)+"/x", "--s3-endpoint", m.Endpoint, "--s3-path-style",
+		"--s3-access-key-id", m.AccessKey, "--s3-secret-access-key", m.SecretKey)
+	cmd.Env = berthEnv()
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no-such-bucket") || strings.Contains(string(out), m.SecretKey) {
+		t.Fatalf("berth on a missing bucket: %v\n%s", err, out)
+	}
+
+	s := startS3Berth(t, true)
+	if r := s.do(t, http.MethodGet, "/readyz", nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("/readyz on a usable bucket: %d %s", r.Status, r.Body)
+	}
 }
