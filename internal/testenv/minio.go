@@ -53,11 +53,12 @@ type S3 struct {
 	CAFile    string // PEM of the CA that signed an HTTPS endpoint's certificate
 }
 
-// MinIO returns the test S3 endpoint: the one in BERTH_TEST_S3_*, else a
-// private MinIO started once per test process from the minio binary on
-// PATH or in $(go env GOPATH)/bin (go install github.com/minio/minio@…).
-// Without either, the test fails under CI and is skipped elsewhere, with
-// what to do. Call StopMinIO from TestMain to stop a private MinIO.
+// MinIO returns the test S3 endpoint: the one in BERTH_TEST_S3_*, which
+// scripts/test.sh sets (under CI, CI=true, a missing one fails the test),
+// else a private MinIO started once per test process from the minio
+// binary on PATH or in $(go env GOPATH)/bin (go install
+// github.com/minio/minio@…); without that binary the test is skipped,
+// saying what to do. Call StopMinIO from TestMain to stop a private MinIO.
 func MinIO(t testing.TB) *S3 {
 	t.Helper()
 	if ep := os.Getenv(EnvS3Endpoint); ep != "" {
@@ -69,14 +70,13 @@ func MinIO(t testing.TB) *S3 {
 		}
 		return e
 	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not set under CI: scripts/test.sh starts MinIO and exports it", EnvS3Endpoint)
+	}
 	private.once.Do(private.start)
 	if private.err != nil {
-		msg := fmt.Sprintf("no MinIO for this test: %v; run scripts/test.sh (it installs and starts one) "+
+		t.Skipf("no MinIO for this test: %v; run scripts/test.sh (it installs and starts one) "+
 			"or `go install github.com/minio/minio@latest`", private.err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
 	}
 	return private.s3
 }
