@@ -53,6 +53,8 @@ type Config struct {
 	// MetricsAddr is a separate, unauthenticated listen address serving
 	// Prometheus metrics at /metrics. Empty means no metrics listener.
 	MetricsAddr string `yaml:"metricsAddr"`
+	// BlobStore selects and configures the blob backend (blobstore.go).
+	BlobStore `yaml:",inline"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -66,6 +68,7 @@ func Default() Config {
 		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		BlobStore:    defaultBlobStore(),
 	}
 }
 
@@ -77,7 +80,7 @@ type field struct {
 }
 
 func (c *Config) fields() []field {
-	return []field{
+	return append([]field{
 		{"addr", "listen address", &c.Addr},
 		{"data-dir", "data directory for the embedded database and blobs", &c.DataDir},
 		{"region", "AWS region this deployment serves", &c.Region},
@@ -92,7 +95,7 @@ func (c *Config) fields() []field {
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
 		{"metrics-addr", "listen address of an unauthenticated /metrics endpoint (default: none)", &c.MetricsAddr},
-	}
+	}, c.BlobStore.fields()...)
 }
 
 // EnvName is the environment variable that overrides a flag.
@@ -241,6 +244,7 @@ func (c *Config) Validate() error {
 	if c.RegistryHost != "" && strings.ContainsAny(c.RegistryHost, "/ @") {
 		errs = append(errs, fmt.Errorf("registry-host %q: want host[:port] without scheme or path", c.RegistryHost))
 	}
+	errs = append(errs, c.BlobStore.validate()...)
 	return errors.Join(errs...)
 }
 

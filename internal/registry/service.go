@@ -40,6 +40,11 @@ type Options struct {
 	RepositoryCacheTTL time.Duration
 	// Metrics records upload expiry; nil records nothing.
 	Metrics *Metrics
+	// BlobRedirects lets blob downloads (/v2 GET, GetDownloadUrlForLayer)
+	// hand out a URL from which the backend serves the bytes itself
+	// (presigned S3 GET) when the backend can; off, bytes flow through
+	// Berth.
+	BlobRedirects bool
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.
