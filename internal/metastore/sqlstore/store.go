@@ -169,7 +169,7 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 // writes use.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.reader.PingContext(ctx); err != nil {
-		return s.fail("ping readers", err)
+		return s.fail("ping", err)
 	}
 	if s.writer != s.reader {
 		if err := s.writer.PingContext(ctx); err != nil {
