@@ -335,3 +335,30 @@ func TestOpenPostgresHidesPassword(t *testing.T) {
 		t.Errorf("unparsable DSN: %v (must fail without the password)", err)
 	}
 }
+
+// TestPostgresHotReadsPrepared checks the hot reads run as statements
+// prepared on the connection (parsed and planned once), not re-parsed per
+// call.
+func TestPostgresHotReadsPrepared(t *testing.T) {
+	s := openPG(t, testenv.PostgresDatabase(t), Options{MaxConns: 1})
+	if _, err := s.GetManifestByTag(t.Context(), 1, "v1"); !errors.Is(err, metastore.ErrNotFound) {
+		t.Fatalf("GetManifestByTag: %v", err)
+	}
+	if _, err := s.GetRepository(t.Context(), "111111111111", "app"); !errors.Is(err, metastore.ErrNotFound) {
+		t.Fatalf("GetRepository: %v", err)
+	}
+	conn, err := s.reader.Conn(t.Context()) // the pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for name, q := range map[string]string{"getManifestByTag": s.q.getManifestByTag, "getRepository": s.q.getRepository} {
+		var n int
+		if err := conn.QueryRowContext(t.Context(), "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("%s is not prepared on the connection", name)
+		}
+	}
+}
