@@ -41,8 +41,10 @@ type dialect struct {
 	// its single writer and BEGIN IMMEDIATE (_txlock) serialize writes.
 	// PostgreSQL runs writes concurrently, as SERIALIZABLE (see txwriter.go).
 	writeTx *sql.TxOptions
-	// schemaMigrations creates the migration runner's own table if missing.
-	schemaMigrations string
+	// schemaMigrations creates the migration runner's own table;
+	// hasSchemaMigrations counts (0 or 1) whether it exists, so a node that
+	// must not migrate (and may lack the rights to) runs no DDL.
+	schemaMigrations, hasSchemaMigrations string
 	// lockMigrations and unlockMigrations bracket a migration run on one
 	// connection so that nodes starting together apply each migration
 	// exactly once; empty where each migration's write transaction already
@@ -63,12 +65,14 @@ func sqliteDialect() dialect {
 		classify:         classifySQLite,
 		schemaMigrations: sqliteSchemaMigrations,
 		onClose:          "PRAGMA optimize", // refresh planner statistics found stale while running
+
+		hasSchemaMigrations: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
 	}
 }
 
 // sqliteSchemaMigrations records applied migrations: version is the NNNN
 // prefix of the file name, name the rest, applied_at Unix nanoseconds UTC.
-const sqliteSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+const sqliteSchemaMigrations = `CREATE TABLE schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,
     name       TEXT    NOT NULL,
     applied_at INTEGER NOT NULL

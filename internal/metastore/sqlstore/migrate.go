@@ -68,6 +68,9 @@ func (s *Store) migrate(ctx context.Context, apply bool) error {
 		return s.fail("migrate", err)
 	}
 	defer conn.Close()
+	if !apply {
+		return s.requireMigrated(ctx, conn, ms)
+	}
 	if s.d.lockMigrations != "" {
 		if _, err := conn.ExecContext(ctx, s.d.lockMigrations); err != nil {
 			return s.fail("lock migrations", err)
@@ -75,11 +78,8 @@ func (s *Store) migrate(ctx context.Context, apply bool) error {
 		// The lock also ends with the session, should this fail.
 		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), s.d.unlockMigrations) }()
 	}
-	if _, err := conn.ExecContext(ctx, s.d.schemaMigrations); err != nil {
-		return s.fail("create schema_migrations", err)
-	}
-	if !apply {
-		return s.requireMigrated(ctx, conn, ms)
+	if err := s.createSchemaMigrations(ctx, conn); err != nil {
+		return err
 	}
 	for _, m := range ms {
 		applied, err := applyMigration(ctx, conn, s.q, m, s.now())
@@ -97,10 +97,39 @@ func (s *Store) migrate(ctx context.Context, apply bool) error {
 // id is the migration's name without .sql, as schema_migrations keeps it.
 func (m migration) id() string { return strings.TrimSuffix(m.name, ".sql") }
 
-// requireMigrated fails, naming them, when migrations are pending.
+// createSchemaMigrations creates the runner's table unless it exists. On
+// SQLite, BEGIN IMMEDIATE keeps two openers from both creating it.
+func (s *Store) createSchemaMigrations(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail("create schema_migrations", err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	var n int
+	if err := tx.QueryRowContext(ctx, s.d.hasSchemaMigrations).Scan(&n); err != nil {
+		return s.fail("find schema_migrations", err)
+	}
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, s.d.schemaMigrations); err != nil {
+			return s.fail("create schema_migrations", err)
+		}
+	}
+	return s.fail("create schema_migrations", tx.Commit())
+}
+
+// requireMigrated fails, naming them, when migrations are pending. It
+// writes nothing.
 func (s *Store) requireMigrated(ctx context.Context, conn *sql.Conn, ms []migration) error {
+	var n int
+	if err := conn.QueryRowContext(ctx, s.d.hasSchemaMigrations).Scan(&n); err != nil {
+		return s.fail("find schema_migrations", err)
+	}
 	var pending []string
 	for _, m := range ms {
+		if n == 0 {
+			pending = append(pending, m.id())
+			continue
+		}
 		var one int
 		err := conn.QueryRowContext(ctx, s.q.migrationApplied, m.version).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -96,13 +96,15 @@ func postgresDialect() dialect {
 		classify:         classifyPostgres,
 		writeTx:          &sql.TxOptions{Isolation: sql.LevelSerializable},
 		schemaMigrations: postgresSchemaMigrations,
+		hasSchemaMigrations: "SELECT count(*) FROM pg_catalog.pg_tables" +
+			" WHERE schemaname = current_schema() AND tablename = 'schema_migrations'",
 		lockMigrations:   "SELECT pg_advisory_lock(" + strconv.FormatInt(migrationLockKey, 10) + ")",
 		unlockMigrations: "SELECT pg_advisory_unlock(" + strconv.FormatInt(migrationLockKey, 10) + ")",
 	}
 }
 
 // postgresSchemaMigrations is sqliteSchemaMigrations in PostgreSQL's types.
-const postgresSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+const postgresSchemaMigrations = `CREATE TABLE schema_migrations (
     version    BIGINT NOT NULL PRIMARY KEY,
     name       TEXT   NOT NULL,
     applied_at BIGINT NOT NULL

@@ -5,12 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/berth-registry/berth/internal/testenv"
@@ -81,10 +83,41 @@ func TestPostgresNoMigrate(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "berth migrate") {
 		t.Fatalf("NoMigrate on an empty database: %v, want an error naming 0001_init and berth migrate", err)
 	}
-	openPG(t, dsn, Options{}).Close()
-	s := openPG(t, dsn, Options{NoMigrate: true})
+	owner := openPG(t, dsn, Options{})
+	// The node may run as a role that can read and write but not change
+	// the schema: opening without migrating must run no DDL.
+	role := fmt.Sprintf("berth_app_%d", time.Now().UnixNano())
+	for _, stmt := range []string{
+		"CREATE ROLE " + role + " LOGIN PASSWORD 'app-secret'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + role,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " + role,
+	} {
+		if _, err := owner.writer.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, stmt := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := owner.writer.Exec(stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(role, "app-secret")
+	s := openPG(t, u.String(), Options{NoMigrate: true})
 	if err := s.CreateAccount(t.Context(), metastore.Account{ID: "111111111111"}); err != nil {
 		t.Fatal(err)
+	}
+	r := metastore.Repository{AccountID: "111111111111", Name: "app"}
+	if err := s.CreateRepository(t.Context(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(t.Context(), "CREATE TABLE probe (i int)"); err == nil {
+		t.Error("the role can change the schema; the test proves nothing")
 	}
 }
 
