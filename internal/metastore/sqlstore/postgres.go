@@ -49,6 +49,9 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "berth" // names the sessions in pg_stat_activity
+	}
 	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(registerBoolInts))
 	maxConns := opts.MaxConns
 	if maxConns <= 0 {

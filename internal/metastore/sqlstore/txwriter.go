@@ -84,12 +84,19 @@ func (w *txWriter) submit(ctx context.Context, op string, fn func(ctx context.Co
 	}
 }
 
-// run is one attempt: begin, fn, commit.
+// run is one attempt: begin, fn, commit. Waiting for a connection heeds
+// the caller's context; the transaction, once begun, does not (bounded by
+// writeTimeout), so its outcome is known when run returns.
 func (w *txWriter) run(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	start := w.now()
-	tx, err := w.db.BeginTx(ctx, w.opts)
+	tx, err := conn.BeginTx(ctx, w.opts)
 	if err != nil {
 		return err
 	}
