@@ -328,4 +328,8 @@ func TestMigratePostgres(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 	verifyImage(t, ctx, ref, img)
+	// Operator commands reach the same database.
+	if out, err := run("admin", "account", "list", "--database", dsn); err != nil || !strings.Contains(out, defaultAccount) {
+		t.Errorf("berth admin account list: %v\n%s", err, out)
+	}
 }

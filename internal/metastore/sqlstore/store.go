@@ -245,8 +245,8 @@ func (s *Store) fail(op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: parent record: %w", op, metastore.ErrNotFound)
 	case errUnavailable:
 		return fmt.Errorf("sqlstore: %s: %w: %w", op, metastore.ErrUnavailable, err)
-	case errRetry: // still conflicting after every retry: busy, try later
-		return fmt.Errorf("sqlstore: %s: %w: still conflicting after retries: %w", op, metastore.ErrUnavailable, err)
+	case errRetry: // a write still conflicting after its retries: busy, try later
+		return fmt.Errorf("sqlstore: %s: %w: serialization conflict: %w", op, metastore.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
 }
