@@ -63,6 +63,7 @@ start_postgres() {
 	# A linguistic default collation: byte-order listings pass only where
 	# the schema says COLLATE "C" (ICU needs PostgreSQL 15).
 	if "$PG_BIN/initdb" --help | grep -q -- --locale-provider; then icu=(--locale-provider icu --icu-locale en-US); fi
+	cd "$PG_DIR" # the postgres user may not be able to enter the checkout
 	"${PG_RUN[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U berth --pwfile "$PG_DIR/pwfile" --auth scram-sha-256 \
 		-E UTF8 --locale C.UTF-8 "${icu[@]}" --no-sync >"$PG_DIR/initdb.log" 2>&1 ||
 		{ cat "$PG_DIR/initdb.log"; die "initdb failed"; }
@@ -77,6 +78,7 @@ start_postgres() {
 		fi
 		port=
 	done
+	cd - >/dev/null
 	[ -n "$port" ] || { tail -n 30 "$PG_DIR/postgres.log"; die "PostgreSQL did not start"; }
 	export BERTH_TEST_POSTGRES="postgres://berth:$pw@127.0.0.1:$port/postgres?sslmode=disable"
 	echo "$("$PG_BIN/postgres" --version) on 127.0.0.1:$port, data in $PG_DIR"
@@ -84,7 +86,7 @@ start_postgres() {
 
 stop_postgres() {
 	if [ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ]; then
-		"${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+		(cd "$PG_DIR" && "${PG_RUN[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1) || true
 	fi
 	[ -z "$PG_DIR" ] || rm -rf "$PG_DIR"
 }
