@@ -57,8 +57,15 @@ func TestSQLitePragmas(t *testing.T) {
 
 func TestMigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
-	for range 3 {
+	if _, err := OpenSQLite(context.Background(), path, Options{NoMigrate: true}); err == nil ||
+		!strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "berth migrate") {
+		t.Errorf("NoMigrate on a new file: %v, want an error naming 0001_init and berth migrate", err)
+	}
+	for i := range 3 {
 		s := openTest(t, path)
+		if applied := s.Applied(); (i == 0) != (len(applied) > 0) {
+			t.Errorf("open %d applied %v", i, applied)
+		}
 		var n int
 		if err := s.writer.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 			t.Fatal(err)
@@ -74,6 +81,11 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s, err := OpenSQLite(context.Background(), path, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatalf("NoMigrate on a migrated file: %v", err)
+	}
+	s.Close()
 }
 
 // planCase is a statement and arguments to plan it with.
