@@ -69,10 +69,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to postgres %s: %w", where, err)
 	}
-	clock := opts.Clock
-	s := &Store{d: postgresDialect(), reader: db, writer: db, log: opts.Logger,
-		now: func() time.Time { return clock().UTC() }}
-	s.q = newQueries(s.d)
+	s := newStore(postgresDialect(), opts)
+	s.reader, s.writer = db, db
 	if err := s.migrate(ctx, !opts.NoMigrate); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -81,7 +79,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		_ = db.Close()
 		return nil, err
 	}
-	s.writes = newTxWriter(db, s.d, opts.Metrics, clock)
+	s.writes = newTxWriter(db, s.d, opts.Metrics, opts.Clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "database", where, "max_conns", maxConns,
 		"max_idle_conns", idle, "conn_max_lifetime", opts.ConnMaxLifetime)
 	return s, nil

@@ -89,8 +89,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	clock := opts.Clock
-	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
-	s.q = newQueries(s.d)
+	s := newStore(sqliteDialect(), opts)
 
 	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
 		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
@@ -113,6 +112,14 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	s.writes = newCommitter(s.writer, s.d.writeTx, opts.Metrics, clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "path", abs, "readers", opts.MaxReaders)
 	return s, nil
+}
+
+// newStore is the engine-independent part of opening a store: every
+// statement rendered for d. A feature's own query struct is rendered here
+// too, so both engines get it.
+func newStore(d dialect, opts Options) *Store {
+	clock := opts.Clock
+	return &Store{d: d, q: newQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
 }
 
 func (o Options) withDefaults() Options {
