@@ -25,6 +25,13 @@ make lint
 # Tests that restart the server start private clusters of their own.
 PG_DIR= PG_BIN= PG_RUN=()
 
+# on_exit adds a command to the EXIT trap, keeping the ones set before.
+on_exit() {
+	local prev
+	prev=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+	trap "$1${prev:+; $prev}" EXIT
+}
+
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 install_postgres() {
@@ -55,7 +62,7 @@ start_postgres() {
 		chown postgres: "$PG_DIR"
 		PG_RUN=(runuser -u postgres --)
 	fi
-	trap stop_postgres EXIT
+	on_exit stop_postgres
 	local pw icu=()
 	pw=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 	(umask 077 && printf '%s\n' "$pw" >"$PG_DIR/pwfile")
