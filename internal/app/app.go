@@ -97,8 +97,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.sealer, err = auth.NewSealer(key); err != nil {
 		return nil, err
 	}
-	a.meta, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
+	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +318,8 @@ func (a *App) Run(ctx context.Context) error {
 	defer func() { <-jobsDone }() // after cancel: running jobs stop and record their runs
 	servers := []*httpserver.Server{a.server}
 	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
-		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir, "blob_store", blobStoreName(a.cfg)}
+		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir,
+		"database", a.cfg.DatabaseRedacted(), "blob_store", blobStoreName(a.cfg)}
 	if a.metricsServer != nil {
 		servers = append(servers, a.metricsServer)
 		attrs = append(attrs, "metrics_addr", a.metricsServer.Addr().String())

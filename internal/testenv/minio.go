@@ -1,8 +1,7 @@
-// Package testenv gives tests the real services they need (MinIO here):
-// the one scripts/test.sh started, named by environment variables, or a
-// private one started from a locally installed binary. Under CI (CI=true)
-// a missing service fails the test loudly instead of skipping it.
 package testenv
+
+// MinIO: the one scripts/test.sh started, named by environment variables,
+// or a private one started from a locally installed binary.
 
 import (
 	"context"

@@ -64,7 +64,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer testenv.StopMinIO() // if a test started a private one
-	return m.Run()
+	return testenv.RunWithPostgres(m)
 }
 
 // moduleRoot is the directory holding the go.mod of the module under test.

@@ -34,7 +34,7 @@ func (s *Store) ListImages(ctx context.Context, repoID int64, status metastore.T
 	default:
 		return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", status))
 	}
-	rows, err := st.QueryContext(ctx, repoID, p.Last, p.Limit)
+	rows, err := st.QueryContext(ctx, repoID, after(p), p.Limit)
 	out, err := collect(rows, err, scanImage)
 	return out, s.fail("list images", err)
 }
