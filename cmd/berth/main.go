@@ -25,6 +25,7 @@ const usage = `berth: a self-hosted container registry that behaves like Amazon 
 Usage:
   berth serve [flags]     run the registry (berth serve -h lists the flags)
   berth admin account …   create, list and delete accounts (berth admin -h)
+  berth migrate [flags]   apply pending database schema migrations (berth migrate -h)
   berth version           print the version
 `
 
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "admin":
 		return admin(args[1:], stdout, stderr)
+	case "migrate":
+		return migrate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", version)
 		return 0
@@ -94,6 +97,23 @@ func admin(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "berth admin: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func migrate(args []string, stdout, stderr io.Writer) int {
+	cfg := config.Default()
+	cfg.LogLevel = "warn" // what was applied goes to stdout
+	log := app.NewLogger(cfg, stderr).With("command", "migrate")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := app.Migrate(ctx, args, app.Deps{Logger: log, Clock: time.Now, Getenv: os.Getenv, Stdout: stdout})
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "berth migrate: %v\n", err)
 		return 1
 	}
 	return 0

@@ -22,8 +22,8 @@ const AdminUsage = `Usage:
   berth admin account list [storage flags]                        list accounts
   berth admin account delete --id <12 digits> [storage flags]     delete an account and everything in it
 
-Storage flags are those of berth serve (--data-dir, --config, ...). The commands work while the
-server runs.
+Storage flags are those of berth serve (--database, --data-dir, --config, ...). The commands work
+while the server runs.
 `
 
 // Admin runs an operator command (args after "admin").
@@ -42,8 +42,7 @@ func Admin(ctx context.Context, args []string, d Deps) error {
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return err
 	}
-	meta, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
 	if err != nil {
 		return err
 	}

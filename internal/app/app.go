@@ -19,7 +19,6 @@ import (
 	"github.com/berth-registry/berth/internal/auth/sigv4"
 	"github.com/berth-registry/berth/internal/auth/token"
 	"github.com/berth-registry/berth/internal/blobstore"
-	"github.com/berth-registry/berth/internal/blobstore/fsblob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/ecrapi"
 	"github.com/berth-registry/berth/internal/httpserver"
@@ -100,12 +99,11 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.sealer, err = auth.NewSealer(key); err != nil {
 		return nil, err
 	}
-	a.meta, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
+	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
 	if err != nil {
 		return nil, err
 	}
-	if a.blobs, err = fsblob.New(filepath.Join(cfg.DataDir, "blobs")); err != nil {
+	if a.blobs, err = openBlobStore(ctx, cfg); err != nil {
 		a.meta.Close()
 		return nil, err
 	}
@@ -124,8 +122,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
-		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, PullTimes: a.pulls,
-		RestoreRequested: a.restoreRequested,
+		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect,
+		PullTimes: a.pulls, RestoreRequested: a.restoreRequested,
 	})
 	if err != nil {
 		a.meta.Close()
@@ -320,8 +318,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	if err := a.meta.Ping(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("database: %w", err))
 	}
-	if _, err := a.blobs.Stat(ctx, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"); err != nil &&
-		!errors.Is(err, blobstore.ErrNotFound) {
+	if err := pingBlobs(ctx, a.blobs); err != nil {
 		errs = append(errs, fmt.Errorf("blob store: %w", err))
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -352,7 +349,8 @@ func (a *App) Run(ctx context.Context) error {
 	defer func() { <-pullsDone }()
 	servers := []*httpserver.Server{a.server}
 	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
-		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir}
+		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir,
+		"database", a.cfg.DatabaseRedacted(), "blob_store", blobStoreName(a.cfg)}
 	if a.metricsServer != nil {
 		servers = append(servers, a.metricsServer)
 		attrs = append(attrs, "metrics_addr", a.metricsServer.Addr().String())

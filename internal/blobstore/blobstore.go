@@ -78,6 +78,13 @@ type StaleUploadSweeper interface {
 	RemoveStaleUploads(ctx context.Context, before time.Time) (int, error)
 }
 
+// Pinger is an optional ability: a backend that can fail in ways Stat of a
+// missing blob does not show (a missing S3 bucket answers HEAD of any key
+// with 404) checks that it is usable, for readiness probes.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Redirector is an optional ability: a backend that can hand clients a
 // short-lived URL to fetch a blob directly (S3 presigned GET).
 type Redirector interface {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +55,25 @@ type Config struct {
 	// MetricsAddr is a separate, unauthenticated listen address serving
 	// Prometheus metrics at /metrics. Empty means no metrics listener.
 	MetricsAddr string `yaml:"metricsAddr"`
+	// BlobStore selects and configures the blob backend (blobstore.go).
+	BlobStore `yaml:",inline"`
+	// Database selects the metadata database: empty for SQLite in DataDir,
+	// or a postgres:// (postgresql://) URL for PostgreSQL, which many nodes
+	// can share. It may hold a password: never log it (Redacted does not).
+	Database string `yaml:"database"`
+	// Migrate applies pending schema migrations on start; off, a node
+	// refuses a database whose schema is behind (`berth migrate` updates it).
+	Migrate bool `yaml:"migrate"`
+	// DBMaxConns bounds PostgreSQL's connection pool, or SQLite's read
+	// pool; 0 means the engine's default.
+	DBMaxConns int `yaml:"dbMaxConns"`
+	// DBMaxIdleConns is how many pooled PostgreSQL connections stay open
+	// while idle; 0 means all of them.
+	DBMaxIdleConns int `yaml:"dbMaxIdleConns"`
+	// DBConnMaxLifetime closes PostgreSQL connections older than this
+	// (after their current use), so a pool rebalances across servers behind
+	// one address; 0 keeps them.
+	DBConnMaxLifetime time.Duration `yaml:"dbConnMaxLifetime"`
 	// PullTimeFlush is how often each node writes the pull times it
 	// buffered (lastRecordedPullTime), and so their precision.
 	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
@@ -69,8 +90,11 @@ func Default() Config {
 		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
+		BlobStore:    defaultBlobStore(),
+		Migrate:      true,
 
-		PullTimeFlush: 10 * time.Second,
+		DBConnMaxLifetime: 30 * time.Minute,
+		PullTimeFlush:     10 * time.Second,
 	}
 }
 
@@ -78,11 +102,11 @@ func Default() Config {
 type field struct {
 	name  string // flag name; env is BERTH_ + upper snake case
 	usage string
-	ptr   any // *string, *bool or *time.Duration inside Config
+	ptr   any // *string, *bool, *int or *time.Duration inside Config
 }
 
 func (c *Config) fields() []field {
-	return []field{
+	return append([]field{
 		{"addr", "listen address", &c.Addr},
 		{"data-dir", "data directory for the embedded database and blobs", &c.DataDir},
 		{"region", "AWS region this deployment serves", &c.Region},
@@ -97,8 +121,13 @@ func (c *Config) fields() []field {
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
 		{"metrics-addr", "listen address of an unauthenticated /metrics endpoint (default: none)", &c.MetricsAddr},
+		{"database", "metadata database: empty for SQLite in the data directory, or a postgres:// URL", &c.Database},
+		{"migrate", "apply pending schema migrations on start", &c.Migrate},
+		{"db-max-conns", "most database connections (PostgreSQL pool or SQLite readers; 0: engine default)", &c.DBMaxConns},
+		{"db-max-idle-conns", "PostgreSQL connections kept open while idle (0: all)", &c.DBMaxIdleConns},
+		{"db-conn-max-lifetime", "close PostgreSQL connections older than this (0: never)", &c.DBConnMaxLifetime},
 		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
-	}
+	}, c.BlobStore.fields()...)
 }
 
 // EnvName is the environment variable that overrides a flag.
@@ -121,6 +150,8 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 			fs.StringVar(p, f.name, *p, usage)
 		case *bool:
 			fs.BoolVar(p, f.name, *p, usage)
+		case *int:
+			fs.IntVar(p, f.name, *p, usage)
 		case *time.Duration:
 			fs.DurationVar(p, f.name, *p, usage)
 		}
@@ -156,6 +187,8 @@ func copyValue(dst, src any) {
 		*d = *src.(*string)
 	case *bool:
 		*d = *src.(*bool)
+	case *int:
+		*d = *src.(*int)
 	case *time.Duration:
 		*d = *src.(*time.Duration)
 	}
@@ -192,6 +225,12 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 				return fmt.Errorf("%s: %q is not a boolean", name, v)
 			}
 			*p = b
+		case *int:
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not an integer", name, v)
+			}
+			*p = n
 		case *time.Duration:
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -250,8 +289,57 @@ func (c *Config) Validate() error {
 	if c.RegistryHost != "" && strings.ContainsAny(c.RegistryHost, "/ @") {
 		errs = append(errs, fmt.Errorf("registry-host %q: want host[:port] without scheme or path", c.RegistryHost))
 	}
-	return errors.Join(errs...)
+	errs = append(errs, c.BlobStore.validate()...)
+	return errors.Join(append(errs, c.validateDatabase()...)...)
 }
+
+// validateDatabase checks the database settings. Its messages never show
+// the URL's password.
+func (c *Config) validateDatabase() []error {
+	var errs []error
+	if c.Database != "" {
+		u, err := url.Parse(c.Database)
+		switch {
+		case err != nil: // url's error quotes the whole URL, password included
+			errs = append(errs, errors.New("database: not a valid URL; want postgres://user:password@host:5432/dbname"))
+		case u.Scheme != "postgres" && u.Scheme != "postgresql":
+			errs = append(errs, fmt.Errorf("database %q: want empty (SQLite in the data directory) or a postgres:// URL",
+				u.Redacted()))
+		}
+	}
+	if c.DBMaxConns < 0 {
+		errs = append(errs, fmt.Errorf("db-max-conns %d: must be 0 (engine default) or more", c.DBMaxConns))
+	}
+	if c.DBMaxIdleConns < 0 {
+		errs = append(errs, fmt.Errorf("db-max-idle-conns %d: must be 0 (all) or more", c.DBMaxIdleConns))
+	}
+	if c.DBMaxConns > 0 && c.DBMaxIdleConns > c.DBMaxConns {
+		errs = append(errs, fmt.Errorf("db-max-idle-conns %d: must not exceed db-max-conns %d", c.DBMaxIdleConns, c.DBMaxConns))
+	}
+	if c.DBConnMaxLifetime < 0 {
+		errs = append(errs, fmt.Errorf("db-conn-max-lifetime %s: must be 0 (never) or more", c.DBConnMaxLifetime))
+	}
+	return errs
+}
+
+// Postgres reports whether the metadata database is PostgreSQL.
+func (c *Config) Postgres() bool { return c.Database != "" }
+
+// DatabaseRedacted names the metadata database for logs: the URL with
+// its password replaced, or the SQLite file.
+func (c *Config) DatabaseRedacted() string {
+	if !c.Postgres() {
+		return filepath.Join(c.DataDir, SQLiteFile)
+	}
+	u, err := url.Parse(c.Database)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Redacted()
+}
+
+// SQLiteFile is the SQLite database's name inside the data directory.
+const SQLiteFile = "berth.db"
 
 // Host returns the registry host clients use: RegistryHost, or one derived
 // from Addr (an unspecified listen host becomes localhost).

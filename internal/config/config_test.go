@@ -119,6 +119,13 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
 		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
+		{"database scheme", []string{"--database", "mysql://u:p@h/db"}, nil, "want empty (SQLite in the data directory) or a postgres:// URL"},
+		{"database not a URL", []string{"--database", "postgres://u:p@h:port/db"}, nil, "database: not a valid URL"},
+		{"negative max conns", []string{"--db-max-conns", "-1"}, nil, "db-max-conns"},
+		{"idle above max", []string{"--db-max-conns", "4", "--db-max-idle-conns", "5"}, nil, "must not exceed db-max-conns 4"},
+		{"negative lifetime", []string{"--db-conn-max-lifetime", "-1s"}, nil, "db-conn-max-lifetime"},
+		{"env int", nil, map[string]string{"BERTH_DB_MAX_CONNS": "many"}, "BERTH_DB_MAX_CONNS"},
+		{"env migrate", nil, map[string]string{"BERTH_MIGRATE": "sometimes"}, "BERTH_MIGRATE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -166,5 +173,45 @@ func TestEveryFieldHasFlagAndEnv(t *testing.T) {
 	}
 	if EnvName("data-dir") != "BERTH_DATA_DIR" {
 		t.Errorf("EnvName(data-dir) = %s", EnvName("data-dir"))
+	}
+}
+
+func TestDatabaseSettings(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	yaml := "database: postgresql://berth:s3cret@db.internal:5432/berth\ndbMaxConns: 8\ndbMaxIdleConns: 2\n" +
+		"dbConnMaxLifetime: 10m\nmigrate: false\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, []string{"--config", file, "--db-max-conns", "12"}, map[string]string{"BERTH_DB_MAX_IDLE_CONNS": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Postgres() || cfg.DBMaxConns != 12 || cfg.DBMaxIdleConns != 3 || cfg.DBConnMaxLifetime != 10*time.Minute || cfg.Migrate {
+		t.Errorf("database settings not applied: %+v", cfg)
+	}
+	if got := cfg.DatabaseRedacted(); strings.Contains(got, "s3cret") || !strings.Contains(got, "db.internal:5432/berth") {
+		t.Errorf("DatabaseRedacted() = %q", got)
+	}
+	def := Default()
+	if def.Postgres() || !def.Migrate || def.DatabaseRedacted() != filepath.Join("berth-data", "berth.db") {
+		t.Errorf("defaults: postgres=%v migrate=%v database=%q", def.Postgres(), def.Migrate, def.DatabaseRedacted())
+	}
+	env, err := load(t, nil, map[string]string{"BERTH_DATABASE": "postgres://u@h/db", "BERTH_MIGRATE": "false"})
+	if err != nil || env.Database != "postgres://u@h/db" || env.Migrate {
+		t.Errorf("environment: %+v, %v", env, err)
+	}
+}
+
+// TestDatabaseErrorsHidePassword: no validation message shows the
+// password of a rejected database URL.
+func TestDatabaseErrorsHidePassword(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{"mysql://u:hunter2@h/db", "postgres://u:hunter2@h:port/db", "postgres://u:hunter2@h/db\x7f"} {
+		_, err := load(t, []string{"--database", dsn}, nil)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%q: error %v (want one without the password)", dsn, err)
+		}
 	}
 }

@@ -44,11 +44,18 @@ const (
 	excInvalidSignature           = "InvalidSignatureException"
 	excUnrecognizedClient         = "UnrecognizedClientException"
 	excSerialization              = "SerializationException"
+	excServiceUnavailable         = "ServiceUnavailableException"
 
 	excImageStorageClassUpdateNotSupported = "ImageStorageClassUpdateNotSupportedException"
 	excExclusionAlreadyExists              = "ExclusionAlreadyExistsException"
 	excExclusionNotFound                   = "ExclusionNotFoundException"
 )
+
+// fixedMessageOf replaces the message of exceptions whose errors carry
+// internals (a database address) that clients must not see.
+var fixedMessageOf = map[string]string{
+	excServiceUnavailable: "The service cannot reach its database right now. Retry the request.",
+}
 
 // statusOf is the exception table: every modeled client exception is 400,
 // ServerException 500 (spec §12.1). Common errors follow AWS's list.
@@ -56,6 +63,8 @@ func statusOf(exc string) int {
 	switch exc {
 	case excServer:
 		return http.StatusInternalServerError
+	case excServiceUnavailable:
+		return http.StatusServiceUnavailable
 	case excMissingAuthenticationToken:
 		return http.StatusForbidden
 	case excUnsupportedOperation:
@@ -108,6 +117,7 @@ var defaultMapping = []struct {
 	{registry.ErrEmptyUpload, excEmptyUpload},
 	{registry.ErrLayerExists, excLayerAlreadyExists},
 	{registry.ErrManifestReferenced, excInvalidParameter},
+	{registry.ErrUnavailable, excServiceUnavailable},
 }
 
 // authMapping maps authentication failures.
@@ -135,9 +145,14 @@ func (h *Handler) toAPIError(ctx context.Context, op string, err error) *apiErro
 		}
 	}
 	for _, m := range defaultMapping {
-		if errors.Is(err, m.kind) {
-			return exception(m.exc, registry.Message(err))
+		if !errors.Is(err, m.kind) {
+			continue
 		}
+		if msg, ok := fixedMessageOf[m.exc]; ok {
+			h.log.WarnContext(ctx, "request failed", "operation", op, "exception", m.exc, "err", err)
+			return exception(m.exc, msg)
+		}
+		return exception(m.exc, registry.Message(err))
 	}
 	if errors.Is(err, context.Canceled) {
 		return exception(excServer, "request canceled")

@@ -40,6 +40,7 @@ var commonErrors = []string{
 	"AccessDeniedException", "UnknownOperationException", "UnsupportedOperationException",
 	"MissingAuthenticationTokenException", "IncompleteSignatureException", "InvalidSignatureException",
 	"UnrecognizedClientException", "SerializationException",
+	"ServiceUnavailableException", // §12.1's ServiceUnavailable (503), named as the others here are
 }
 
 // specModel is the service model as this test reads it, independently of

@@ -33,6 +33,7 @@ const (
 	codeMissingAction           = "MissingAction"
 	codeMalformedQueryString    = "MalformedQueryString"
 	codeRequestTooLarge         = "RequestEntityTooLarge"
+	codeServiceUnavailable      = "ServiceUnavailable"
 )
 
 // statuses is the error table: each code's HTTP status, as IAM's model
@@ -55,6 +56,13 @@ var statuses = map[string]int{
 	codeMissingAction:           http.StatusBadRequest,
 	codeMalformedQueryString:    http.StatusNotFound,
 	codeRequestTooLarge:         http.StatusRequestEntityTooLarge,
+	codeServiceUnavailable:      http.StatusServiceUnavailable,
+}
+
+// fixedMessageOf replaces the message of codes whose errors carry
+// internals (a database address) that clients must not see.
+var fixedMessageOf = map[string]string{
+	codeServiceUnavailable: "The service cannot reach its database right now. Please try again.",
 }
 
 // apiError is an error to send.
@@ -80,6 +88,7 @@ var domainCodes = []struct {
 	{identity.ErrInvalidInput, codeInvalidInput},
 	{identity.ErrValidation, codeValidation},
 	{identity.ErrAccessDenied, codeAccessDenied},
+	{identity.ErrUnavailable, codeServiceUnavailable},
 }
 
 // authCodes maps authentication failures as IAM and STS name them.
@@ -116,9 +125,14 @@ func (h *Handler) toAPIError(ctx context.Context, action string, err error) *api
 		}
 	}
 	for _, m := range domainCodes {
-		if errors.Is(err, m.kind) {
-			return wireError(m.code, identity.Message(err))
+		if !errors.Is(err, m.kind) {
+			continue
 		}
+		if msg, ok := fixedMessageOf[m.code]; ok {
+			h.log.WarnContext(ctx, "request failed", "action", action, "code", m.code, "err", err)
+			return wireError(m.code, msg)
+		}
+		return wireError(m.code, identity.Message(err))
 	}
 	h.log.ErrorContext(ctx, "internal error", "action", action, "err", err)
 	return wireError(codeServiceFailure, "We encountered an internal error. Please try again.")

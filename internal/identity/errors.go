@@ -3,6 +3,8 @@ package identity
 import (
 	"errors"
 	"fmt"
+
+	"github.com/berth-registry/berth/internal/metastore"
 )
 
 // Domain error kinds, one per IAM error code the operations return. Front
@@ -18,6 +20,10 @@ var (
 	// constraints (IAM's ValidationError).
 	ErrValidation   = errors.New("validation error")
 	ErrAccessDenied = errors.New("access denied")
+	// ErrUnavailable is the metadata database failing to serve now (see
+	// registry.ErrUnavailable): metastore.ErrUnavailable itself, so every
+	// wrapped store failure has this kind.
+	ErrUnavailable = metastore.ErrUnavailable
 )
 
 // Error is a domain error with the message IAM sends for it.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"time"
+	"unicode/utf8"
 )
 
 // Tag is an IAM resource tag.
@@ -104,7 +105,7 @@ func encodeMarker(key string) string { return base64.RawURLEncoding.EncodeToStri
 
 func decodeMarker(m string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(m)
-	if err != nil {
+	if err != nil || !utf8.Valid(b) { // a marker Berth issued holds a name, always UTF-8
 		return "", errorf(ErrInvalidInput, "Invalid value for parameter Marker.")
 	}
 	return string(b), nil

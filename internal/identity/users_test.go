@@ -157,6 +157,9 @@ func TestListUsers(t *testing.T) {
 	wantErr(t, err, identity.ErrValidation, "2 validation errors detected")
 	_, err = f.svc.ListUsers(ctx, root, "", identity.ListOptions{Marker: "!!"})
 	wantErr(t, err, identity.ErrInvalidInput, "Marker")
+	// Well-formed base64 of bytes that are no name (PostgreSQL cannot take them).
+	_, err = f.svc.ListUsers(ctx, root, "", identity.ListOptions{Marker: "_wA"})
+	wantErr(t, err, identity.ErrInvalidInput, "Marker")
 }
 
 func TestDeleteUserConflicts(t *testing.T) {

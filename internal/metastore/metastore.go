@@ -26,6 +26,11 @@ var (
 	// ErrReferenced reports a manifest still referenced by an index in the
 	// same repository.
 	ErrReferenced = errors.New("metastore: manifest is referenced by an index")
+	// ErrUnavailable reports that the database cannot be reached or cannot
+	// serve now (connection refused or lost, server restarting, locked for
+	// too long): the operation did not happen, or its outcome is unknown
+	// when the connection broke during commit, and may be retried later.
+	ErrUnavailable = errors.New("metastore: unavailable")
 )
 
 // MissingReferenceError reports a manifest reference that does not resolve in

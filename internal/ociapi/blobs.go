@@ -28,7 +28,9 @@ func (h *Handler) headBlob(q *request) {
 }
 
 func (h *Handler) getBlob(q *request) {
-	b, err := h.svc.OpenBlob(q.r.Context(), q.who, q.repo, q.route.ref, h.opts.AllowRedirects)
+	// A GET may be sent to the backend (307 to a presigned S3 URL, when the
+	// service has redirects on); HEAD is always answered here.
+	b, err := h.svc.OpenBlob(q.r.Context(), q.who, q.repo, q.route.ref, q.r.Method == http.MethodGet)
 	if err != nil {
 		h.fail(q, err)
 		return

@@ -60,6 +60,17 @@ var statusOf = map[code]int{
 	codeUnknown:             http.StatusInternalServerError,
 }
 
+// retryAfterOf is the Retry-After header (seconds) sent with a code.
+var retryAfterOf = map[code]string{
+	codeUnavailable: "1",
+}
+
+// fixedMessageOf replaces the message of codes whose errors carry
+// internals (a database address) that clients must not see.
+var fixedMessageOf = map[code]string{
+	codeUnavailable: "the registry cannot reach its database right now; retry shortly",
+}
+
 // codeOf maps domain errors to wire codes; the first match wins.
 var codeOf = []struct {
 	kind error
@@ -84,6 +95,7 @@ var codeOf = []struct {
 	{registry.ErrDenied, codeDenied},
 	{registry.ErrPaginationInvalid, codePaginationInvalid},
 	{auth.ErrExpired, codeDenied},
+	{registry.ErrUnavailable, codeUnavailable},
 }
 
 // apiError is one entry of the OCI error envelope.
@@ -106,6 +118,10 @@ func (h *Handler) writeError(ctx context.Context, w http.ResponseWriter, r *http
 	if errors.Is(err, auth.ErrExpired) {
 		e.Message = "Your authorization token has expired. Reauthenticate and try again."
 	}
+	if msg, ok := fixedMessageOf[e.Code]; ok {
+		h.log.WarnContext(ctx, "request failed", "code", e.Code, "method", r.Method, "path", r.URL.Path, "err", err)
+		e.Message, e.Detail = msg, nil
+	}
 	if e.Code == codeUnknown {
 		if errors.Is(err, context.Canceled) {
 			return // the client went away; nothing to answer
@@ -122,6 +138,9 @@ func writeCode(w http.ResponseWriter, r *http.Request, e apiError) {
 	}{[]apiError{e}})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Del("Content-Length")
+	if after, ok := retryAfterOf[e.Code]; ok {
+		w.Header().Set("Retry-After", after)
+	}
 	w.WriteHeader(statusOf[e.Code])
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

@@ -27,8 +27,6 @@ type Options struct {
 	RegistryHost string
 	// RegistryURL is scheme://host of the registry, for the Basic realm.
 	RegistryURL string
-	// AllowRedirects lets blob GETs redirect to the backend (S3 presigned).
-	AllowRedirects bool
 	// AnonymousPull evaluates unauthenticated reads (GET and HEAD, except
 	// the /v2/ ping) as the anonymous principal, which only policies
 	// naming "Principal": "*" can allow.

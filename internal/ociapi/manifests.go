@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
@@ -90,7 +91,11 @@ func pageParams(q *request) (n int, last string, err error) {
 				Message: fmt.Sprintf("n must be an integer between 0 and %d", registry.MaxPageSize)}
 		}
 	}
-	return n, v.Get("last"), nil
+	last = v.Get("last")
+	if !utf8.ValidString(last) { // no name is; and PostgreSQL cannot compare it
+		return 0, "", &registry.Error{Kind: registry.ErrPaginationInvalid, Message: "last must be valid UTF-8"}
+	}
+	return n, last, nil
 }
 
 // writeList writes a JSON listing with a Link header to the next page.

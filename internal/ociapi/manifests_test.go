@@ -222,6 +222,7 @@ func TestTagsList(t *testing.T) {
 		{path: "/v2/app/tags/list?n=1001", status: 400, code: "PAGINATION_NUMBER_INVALID"},
 		{path: "/v2/app/tags/list?n=-1", status: 400, code: "PAGINATION_NUMBER_INVALID"},
 		{path: "/v2/app/tags/list?n=ten", status: 400, code: "PAGINATION_NUMBER_INVALID"},
+		{path: "/v2/app/tags/list?last=%FF", status: 400, code: "PAGINATION_NUMBER_INVALID"},
 		{path: "/v2/missing/tags/list", status: 404, code: "NAME_UNKNOWN"},
 		{path: "/v2/app/tags/list", as: asOther, status: 403, code: "DENIED"},
 	}
@@ -263,6 +264,7 @@ func TestCatalog(t *testing.T) {
 		{path: "/v2/_catalog", as: asOther, host: "222222222222." + registryHost, body: `{"repositories":["app","theirs"]}`},
 		{path: "/v2/_catalog", as: asOther, body: `{"repositories":[]}`},
 		{path: "/v2/_catalog?n=1001", status: 400, code: "PAGINATION_NUMBER_INVALID"},
+		{path: "/v2/_catalog?last=a%00%C3", status: 400, code: "PAGINATION_NUMBER_INVALID"},
 	}
 	for _, tc := range tests {
 		resp, body := s.do(t, req{method: http.MethodGet, path: tc.path, as: tc.as, host: tc.host})

@@ -48,18 +48,22 @@ func (s *Service) StatBlob(ctx context.Context, who auth.Principal, r RepoRef, d
 }
 
 // OpenBlob opens a blob of r for download; the caller closes Body.
-// allowRedirect lets backends that can serve bytes themselves answer with a URL.
+// allowRedirect says the caller can send the client elsewhere: then, with
+// BlobRedirects on and a backend that serves bytes itself, the answer is
+// a RedirectURL instead of a Body.
 func (s *Service) OpenBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string, allowRedirect bool) (BlobContent, error) {
 	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst)
 	if err != nil {
 		return BlobContent{}, err
 	}
-	if rd, ok := s.blobs.(blobstore.Redirector); ok && allowRedirect {
-		u, err := rd.RedirectURL(ctx, d)
+	if allowRedirect {
+		u, ok, err := s.redirectURL(ctx, d)
 		if err != nil {
-			return BlobContent{}, fmt.Errorf("redirect blob: %w", err)
+			return BlobContent{}, err
 		}
-		return BlobContent{Digest: d, Size: size, RedirectURL: u}, nil
+		if ok {
+			return BlobContent{Digest: d, Size: size, RedirectURL: u}, nil
+		}
 	}
 	b, err := s.blobs.Open(ctx, d)
 	if errors.Is(err, blobstore.ErrNotFound) {
@@ -71,6 +75,20 @@ func (s *Service) OpenBlob(ctx context.Context, who auth.Principal, r RepoRef, d
 		return BlobContent{}, fmt.Errorf("open blob: %w", err)
 	}
 	return BlobContent{Digest: d, Size: size, Body: b}, nil
+}
+
+// redirectURL is a URL from which the backend serves blob d, and true,
+// when redirects are on and the backend can; else "", false.
+func (s *Service) redirectURL(ctx context.Context, d digest.Digest) (string, bool, error) {
+	rd, ok := s.blobs.(blobstore.Redirector)
+	if !ok || !s.opts.BlobRedirects {
+		return "", false, nil
+	}
+	u, err := rd.RedirectURL(ctx, d)
+	if err != nil {
+		return "", false, fmt.Errorf("redirect blob: %w", err)
+	}
+	return u, true, nil
 }
 
 // DeleteBlob removes a blob from r. The bytes are reclaimed later by

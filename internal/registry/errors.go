@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+
+	"github.com/berth-registry/berth/internal/metastore"
 )
 
 // Domain error kinds. Front ends map them to wire codes (OCI error codes,
@@ -41,6 +43,15 @@ var (
 	ErrEmptyUpload              = errors.New("upload is empty")
 	ErrLayerExists              = errors.New("layer already exists")
 	ErrLayerPartTooSmall        = errors.New("layer part too small")
+
+	// ErrUnavailable is a dependency that cannot serve now (the metadata
+	// database is down or restarting): nothing was done, or the outcome of
+	// a write cut off at commit is unknown, and the request may be retried
+	// later. It is metastore.ErrUnavailable itself, so a store failure that
+	// any path of the service wraps with %w has this kind, with no
+	// translation at each call. Its text names internals (a database
+	// address): front ends answer it with a fixed message.
+	ErrUnavailable = metastore.ErrUnavailable
 
 	// ErrImageArchived is a pull of an image that is archived or being
 	// restored; it is also an ErrManifestUnknown (ECR answers 404).

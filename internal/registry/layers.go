@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/berth-registry/berth/internal/auth"
-	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/berth-registry/berth/internal/oci"
 )
@@ -102,21 +101,18 @@ func (s *Service) CompleteLayerUpload(ctx context.Context, who auth.Principal, r
 	return s.CompleteUpload(ctx, who, r, id, dgst, -1, 0, nil)
 }
 
-// LayerDownload authorizes a layer download and returns its size and, for
-// backends that serve bytes themselves, a URL.
+// LayerDownload authorizes a layer download and returns its size and, when
+// BlobRedirects is on and the backend serves bytes itself, a URL.
 func (s *Service) LayerDownload(ctx context.Context, who auth.Principal, r RepoRef, dgst string) (digest.Digest, int64, string, error) {
 	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst)
 	if err != nil {
 		return "", 0, "", err
 	}
-	if rd, ok := s.blobs.(blobstore.Redirector); ok {
-		u, err := rd.RedirectURL(ctx, d)
-		if err != nil {
-			return "", 0, "", fmt.Errorf("redirect blob: %w", err)
-		}
-		return d, size, u, nil
+	u, _, err := s.redirectURL(ctx, d)
+	if err != nil {
+		return "", 0, "", err
 	}
-	return d, size, "", nil
+	return d, size, u, nil
 }
 
 // OpenPresignedBlob opens a blob for a download URL that the server signed

@@ -40,6 +40,11 @@ type Options struct {
 	RepositoryCacheTTL time.Duration
 	// Metrics records upload expiry; nil records nothing.
 	Metrics *Metrics
+	// BlobRedirects lets blob downloads (/v2 GET, GetDownloadUrlForLayer)
+	// hand out a URL from which the backend serves the bytes itself
+	// (presigned S3 GET) when the backend can; off, bytes flow through
+	// Berth.
+	BlobRedirects bool
 	// PullTimes buffers pull times (lastRecordedPullTime); nil records
 	// none. The caller runs and flushes it.
 	PullTimes *PullTimes

@@ -27,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/berth-registry/berth/internal/testenv"
 )
 
 // Root credentials every test server starts with.
@@ -61,7 +63,8 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: go build ./cmd/berth: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	defer testenv.StopMinIO() // if a test started a private one
+	return testenv.RunWithPostgres(m)
 }
 
 // moduleRoot is the directory holding the go.mod of the module under test.

@@ -2,10 +2,10 @@ package sqlstore
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"io/fs"
-	"strconv"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -19,9 +19,11 @@ var migrationFS embed.FS
 type errClass int
 
 const (
-	errOther      errClass = iota
-	errUnique              // unique or primary-key violation
-	errForeignKey          // foreign-key violation
+	errOther       errClass = iota
+	errUnique               // unique or primary-key violation
+	errForeignKey           // foreign-key violation
+	errRetry                // serialization failure or deadlock: running the transaction again may succeed
+	errUnavailable          // the database cannot be reached or cannot serve now
 )
 
 // dialect is the seam between the store and one SQL engine. Queries are
@@ -37,9 +39,17 @@ type dialect struct {
 	classify func(err error) errClass
 	// writeTx are the options of every write transaction. SQLite needs none:
 	// its single writer and BEGIN IMMEDIATE (_txlock) serialize writes.
-	// PostgreSQL will need isolation (or row locks) so a check-then-insert
-	// such as PutManifest's reference check cannot race a concurrent delete.
+	// PostgreSQL runs writes concurrently, as SERIALIZABLE (see txwriter.go).
 	writeTx *sql.TxOptions
+	// schemaMigrations creates the migration runner's own table;
+	// hasSchemaMigrations counts (0 or 1) whether it exists, so a node that
+	// must not migrate (and may lack the rights to) runs no DDL.
+	schemaMigrations, hasSchemaMigrations string
+	// lockMigrations and unlockMigrations bracket a migration run on one
+	// connection so that nodes starting together apply each migration
+	// exactly once; empty where each migration's write transaction already
+	// excludes the others (SQLite's BEGIN IMMEDIATE).
+	lockMigrations, unlockMigrations string
 	// onClose runs on the writer before closing; may be empty.
 	onClose string
 }
@@ -50,26 +60,49 @@ func sqliteDialect() dialect {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	return dialect{
-		name:       "sqlite",
-		migrations: sub,
-		classify:   classifySQLite,
-		onClose:    "PRAGMA optimize", // refresh planner statistics found stale while running
+		name:             "sqlite",
+		migrations:       sub,
+		classify:         classifySQLite,
+		schemaMigrations: sqliteSchemaMigrations,
+		onClose:          "PRAGMA optimize", // refresh planner statistics found stale while running
+
+		hasSchemaMigrations: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
 	}
 }
 
-// postgresPlaceholder renders $1, $2, ... for the PostgreSQL dialect.
-func postgresPlaceholder(n int) string { return "$" + strconv.Itoa(n) }
+// sqliteSchemaMigrations records applied migrations: version is the NNNN
+// prefix of the file name, name the rest, applied_at Unix nanoseconds UTC.
+const sqliteSchemaMigrations = `CREATE TABLE schema_migrations (
+    version    INTEGER NOT NULL PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+)`
 
 func classifySQLite(err error) errClass {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
-		return errOther
+		return classifyConn(err)
 	}
 	switch se.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 		return errUnique
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return errForeignKey
+	}
+	// Another process (an admin command, a backup) held the database
+	// locked for longer than the busy timeout.
+	switch se.Code() & 0xff { // primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return errUnavailable
+	}
+	return errOther
+}
+
+// classifyConn recognizes database/sql's own connection failures, whatever
+// the engine.
+func classifyConn(err error) errClass {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return errUnavailable
 	}
 	return errOther
 }

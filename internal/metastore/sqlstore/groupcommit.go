@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berth-registry/berth/internal/metastore"
 )
 
 // Group commit.
@@ -59,8 +61,9 @@ func newCommitter(db *sql.DB, opts *sql.TxOptions, m *Metrics, now func() time.T
 	return c
 }
 
-// errClosed is returned for writes submitted after Close.
-var errClosed = errors.New("sqlstore: store is closed")
+// errClosed is returned for writes submitted after Close: to the caller,
+// the database is unavailable.
+var errClosed = fmt.Errorf("sqlstore: store is closed: %w", metastore.ErrUnavailable)
 
 // submit queues fn and waits for the commit that holds it.
 // fn receives the context to run its statements with: never cancelled, since

@@ -70,7 +70,7 @@ func (s *Store) ListUsers(ctx context.Context, accountID string, p metastore.Pag
 	if p.Limit <= 0 {
 		return nil, s.fail("list users", errBadLimit)
 	}
-	out, err := queryUsers(ctx, s.reader, s.q.listUsers, accountID, p.Last, p.Limit)
+	out, err := queryUsers(ctx, s.reader, s.q.listUsers, accountID, after(p), p.Limit)
 	return out, s.fail("list users", err)
 }
 
@@ -202,7 +202,7 @@ func (s *Store) ListPolicies(ctx context.Context, accountID string, p metastore.
 	if p.Limit <= 0 {
 		return nil, s.fail("list policies", errBadLimit)
 	}
-	out, err := queryAll(ctx, s.reader, scanPolicy, s.q.listPolicies, accountID, p.Last, p.Limit)
+	out, err := queryAll(ctx, s.reader, scanPolicy, s.q.listPolicies, accountID, after(p), p.Limit)
 	return out, s.fail("list policies", err)
 }
 

@@ -39,13 +39,13 @@ func (s *Store) ListImages(ctx context.Context, repoID int64, f metastore.ImageF
 		default:
 			return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", f.TagStatus))
 		}
-		rows, err = st.QueryContext(ctx, repoID, p.Last, p.Limit)
+		rows, err = st.QueryContext(ctx, repoID, after(p), p.Limit)
 	} else {
 		query, ok := s.sq.listImages[f]
 		if !ok {
 			return nil, s.fail("list images", fmt.Errorf("unknown filter tag status %q, image status %q", f.TagStatus, f.Status))
 		}
-		rows, err = s.reader.QueryContext(ctx, query, repoID, p.Last, p.Limit)
+		rows, err = s.reader.QueryContext(ctx, query, repoID, after(p), p.Limit)
 	}
 	out, err := collect(rows, err, scanImage)
 	return out, s.fail("list images", err)

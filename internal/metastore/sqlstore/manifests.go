@@ -144,7 +144,7 @@ func (s *Store) ListTags(ctx context.Context, repoID int64, p metastore.Page) ([
 	if p.Limit <= 0 {
 		return nil, s.fail("list tags", errBadLimit)
 	}
-	out, err := queryAll(ctx, s.reader, scanTag, s.q.listTags, repoID, p.Last, p.Limit)
+	out, err := queryAll(ctx, s.reader, scanTag, s.q.listTags, repoID, after(p), p.Limit)
 	return out, s.fail("list tags", err)
 }
 
@@ -156,7 +156,7 @@ func (s *Store) Referrers(ctx context.Context, repoID int64, d digest.Digest, ar
 		return nil, s.fail("referrers", errBadLimit)
 	}
 	out, err := queryAll(ctx, s.reader, scanManifest, s.q.referrers, repoID, d.String(), artifactType, artifactType,
-		p.Last, p.Limit)
+		after(p), p.Limit)
 	return out, s.fail("referrers", err)
 }
 

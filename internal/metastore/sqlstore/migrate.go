@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -12,16 +13,6 @@ import (
 	"strings"
 	"time"
 )
-
-// schemaMigrations records applied migrations. It is bootstrapped by the
-// runner rather than by a migration so the runner can find its own state:
-// version is the NNNN prefix of the file name, name the rest, applied_at
-// Unix nanoseconds UTC.
-const schemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER NOT NULL PRIMARY KEY,
-    name       TEXT    NOT NULL,
-    applied_at INTEGER NOT NULL
-)`
 
 // migration is one NNNN_name.sql file.
 type migration struct {
@@ -61,31 +52,103 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
-// migrate applies every pending migration, each in its own write
-// transaction that first re-checks schema_migrations, so concurrent openers
-// (another process on the same file) apply each migration exactly once.
-func migrate(ctx context.Context, db *sql.DB, d dialect, q queries, now func() time.Time, log *slog.Logger) error {
-	ms, err := loadMigrations(d.migrations)
+// migrate brings the schema up to date, or with apply false only checks
+// that it is. Each migration runs in its own write transaction that first
+// re-checks schema_migrations, on one connection holding the dialect's
+// migration lock, so nodes opening the database at once (another process
+// on the same SQLite file, many nodes on one PostgreSQL database) apply
+// each migration exactly once.
+func (s *Store) migrate(ctx context.Context, apply bool) error {
+	ms, err := loadMigrations(s.d.migrations)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, schemaMigrations); err != nil {
-		return fmt.Errorf("sqlstore: create schema_migrations: %w", err)
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return s.fail("migrate", err)
+	}
+	defer conn.Close()
+	if !apply {
+		return s.requireMigrated(ctx, conn, ms)
+	}
+	if s.d.lockMigrations != "" {
+		if _, err := conn.ExecContext(ctx, s.d.lockMigrations); err != nil {
+			return s.fail("lock migrations", err)
+		}
+		// The lock also ends with the session, should this fail.
+		defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), s.d.unlockMigrations) }()
+	}
+	if err := s.createSchemaMigrations(ctx, conn); err != nil {
+		return err
 	}
 	for _, m := range ms {
-		applied, err := applyMigration(ctx, db, q, m, now())
+		applied, err := applyMigration(ctx, conn, s.q, m, s.now())
 		if err != nil {
-			return fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+			return s.fail("migration "+m.name, err)
 		}
 		if applied {
-			log.Info("applied schema migration", "engine", d.name, "migration", m.name)
+			s.applied = append(s.applied, m.id())
+			s.log.Info("applied schema migration", "engine", s.d.name, "migration", m.name)
 		}
 	}
-	return warnUnknownMigrations(ctx, db, q, ms, log)
+	return warnUnknownMigrations(ctx, conn, s.q, ms, s.log)
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, q queries, m migration, at time.Time) (bool, error) {
-	tx, err := db.BeginTx(ctx, nil)
+// id is the migration's name without .sql, as schema_migrations keeps it.
+func (m migration) id() string { return strings.TrimSuffix(m.name, ".sql") }
+
+// createSchemaMigrations creates the runner's table unless it exists. On
+// SQLite, BEGIN IMMEDIATE keeps two openers from both creating it.
+func (s *Store) createSchemaMigrations(ctx context.Context, conn *sql.Conn) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail("create schema_migrations", err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	var n int
+	if err := tx.QueryRowContext(ctx, s.d.hasSchemaMigrations).Scan(&n); err != nil {
+		return s.fail("find schema_migrations", err)
+	}
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, s.d.schemaMigrations); err != nil {
+			return s.fail("create schema_migrations", err)
+		}
+	}
+	return s.fail("create schema_migrations", tx.Commit())
+}
+
+// requireMigrated fails, naming them, when migrations are pending. It
+// writes nothing.
+func (s *Store) requireMigrated(ctx context.Context, conn *sql.Conn, ms []migration) error {
+	var n int
+	if err := conn.QueryRowContext(ctx, s.d.hasSchemaMigrations).Scan(&n); err != nil {
+		return s.fail("find schema_migrations", err)
+	}
+	var pending []string
+	for _, m := range ms {
+		if n == 0 {
+			pending = append(pending, m.id())
+			continue
+		}
+		var one int
+		err := conn.QueryRowContext(ctx, s.q.migrationApplied, m.version).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			pending = append(pending, m.id())
+			continue
+		}
+		if err != nil {
+			return s.fail("check migrations", err)
+		}
+	}
+	if len(pending) > 0 {
+		return fmt.Errorf("sqlstore: the %s schema lacks migrations %s: run `berth migrate` with the same storage flags, "+
+			"or start with --migrate", s.d.name, strings.Join(pending, ", "))
+	}
+	return warnUnknownMigrations(ctx, conn, s.q, ms, s.log)
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, q queries, m migration, at time.Time) (bool, error) {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
 	}
@@ -97,7 +160,7 @@ func applyMigration(ctx context.Context, db *sql.DB, q queries, m migration, at 
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, err
 	}
-	if _, err := tx.ExecContext(ctx, q.insertMigration, m.version, strings.TrimSuffix(m.name, ".sql"), nanos(at)); err != nil {
+	if _, err := tx.ExecContext(ctx, q.insertMigration, m.version, m.id(), nanos(at)); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()
@@ -105,8 +168,8 @@ func applyMigration(ctx context.Context, db *sql.DB, q queries, m migration, at 
 
 // warnUnknownMigrations logs versions applied by a newer binary: this one
 // may not understand the schema it is about to use.
-func warnUnknownMigrations(ctx context.Context, db *sql.DB, q queries, known []migration, log *slog.Logger) error {
-	rows, err := db.QueryContext(ctx, q.listMigrations)
+func warnUnknownMigrations(ctx context.Context, conn *sql.Conn, q queries, known []migration, log *slog.Logger) error {
+	rows, err := conn.QueryContext(ctx, q.listMigrations)
 	if err != nil {
 		return fmt.Errorf("sqlstore: list migrations: %w", err)
 	}

@@ -76,7 +76,7 @@ func (s *Store) ListPullTimeExclusions(ctx context.Context, accountID string, p 
 	if p.Limit <= 0 {
 		return nil, s.fail("list pull time exclusions", errBadLimit)
 	}
-	out, err := queryAll(ctx, s.reader, scanExclusion, s.sq.listExclusions, accountID, p.Last, p.Limit)
+	out, err := queryAll(ctx, s.reader, scanExclusion, s.sq.listExclusions, accountID, after(p), p.Limit)
 	return out, s.fail("list pull time exclusions", err)
 }
 

@@ -44,7 +44,7 @@ func (s *Store) ListRepositories(ctx context.Context, accountID string, p metast
 	if p.Limit <= 0 {
 		return nil, s.fail("list repositories", errBadLimit)
 	}
-	out, err := queryAll(ctx, s.reader, scanRepository, s.q.listRepositories, accountID, p.Last, p.Limit)
+	out, err := queryAll(ctx, s.reader, scanRepository, s.q.listRepositories, accountID, after(p), p.Limit)
 	return out, s.fail("list repositories", err)
 }
 

@@ -34,41 +34,6 @@ func openSQLite(tb testing.TB, dir string) *sqlstore.Store {
 	return s
 }
 
-// BenchmarkGetManifestByTag measures the hottest read: a pull by tag, from
-// many goroutines, against a repository with a realistic number of tags.
-func BenchmarkGetManifestByTag(b *testing.B) {
-	ctx := context.Background()
-	s := openSQLite(b, b.TempDir())
-	if err := s.CreateAccount(ctx, metastore.Account{ID: "111111111111"}); err != nil {
-		b.Fatal(err)
-	}
-	r := metastore.Repository{AccountID: "111111111111", Name: "bench"}
-	if err := s.CreateRepository(ctx, &r); err != nil {
-		b.Fatal(err)
-	}
-	const tags = 200
-	for i := range tags {
-		body := fmt.Appendf(nil, `{"schemaVersion":2,"n":%d,"pad":"%0900d"}`, i, 0) // ~1 KiB, typical
-		m := metastore.Manifest{RepositoryID: r.ID, Digest: digest.FromBytes(body),
-			MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(body)), Body: body}
-		if err := s.PutManifest(ctx, m, nil, []string{fmt.Sprintf("v%d", i)}, metastore.PutOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if _, err := s.GetManifestByTag(ctx, r.ID, fmt.Sprintf("v%d", i%tags)); err != nil {
-				b.Error(err)
-				return
-			}
-			i++
-		}
-	})
-}
-
 // TestCommittedSurvivesSIGKILL kills a pushing process with SIGKILL and
 // checks every manifest whose PutManifest had returned is still there.
 func TestCommittedSurvivesSIGKILL(t *testing.T) {

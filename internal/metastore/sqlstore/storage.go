@@ -432,11 +432,12 @@ func (s *Store) LifecycleCandidates(ctx context.Context, repoID int64, p metasto
 		return nil, s.fail("lifecycle candidates", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	out, err := queryAll(ctx, tx, scanLifecycleImage, s.sq.lifecycle, repoID, p.Last, p.Limit)
+	first := after(p)
+	out, err := queryAll(ctx, tx, scanLifecycleImage, s.sq.lifecycle, repoID, first, p.Limit)
 	if err != nil || len(out) == 0 {
 		return out, s.fail("lifecycle candidates", err)
 	}
-	first, last := p.Last, out[len(out)-1].Digest.String()
+	last := out[len(out)-1].Digest.String()
 	at := make(map[digest.Digest]*metastore.LifecycleImage, len(out))
 	for i := range out {
 		at[out[i].Digest] = &out[i]

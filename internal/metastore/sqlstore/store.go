@@ -1,7 +1,7 @@
 // Package sqlstore implements metastore.Store on SQL databases: SQLite
-// (modernc.org/sqlite, pure Go) now, PostgreSQL behind the same dialect seam
-// later. The schema, with a comment on every table and column, lives in
-// migrations/<dialect>/*.sql.
+// (modernc.org/sqlite, pure Go) by default and PostgreSQL (pgx, pure Go) for
+// many nodes, behind one dialect seam (dialect.go). The schema, with a
+// comment on every table and column, lives in migrations/<dialect>/*.sql.
 //
 // SQLite layout: one writer connection (writes are serialized in-process and
 // every write transaction is BEGIN IMMEDIATE, so it never fails to upgrade a
@@ -14,6 +14,8 @@
 // SIGKILL and power loss; synchronous=NORMAL would only survive process
 // crashes and could lose a manifest the registry already acknowledged with
 // 201 Created.
+//
+// PostgreSQL layout: see postgres.go and txwriter.go.
 package sqlstore
 
 import (
@@ -25,7 +27,9 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -44,22 +48,36 @@ type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// process (e.g. an admin command on the same file); 0 means 10s.
 	BusyTimeout time.Duration
-	// Metrics records group-commit batches; nil records nothing.
+	// Metrics records write transactions; nil records nothing.
 	Metrics *Metrics
+	// MaxConns bounds PostgreSQL's pool (reads and writes); 0 means 16.
+	// SQLite's read pool is MaxReaders.
+	MaxConns int
+	// MaxIdleConns is how many of PostgreSQL's connections stay open when
+	// idle; 0 means all (MaxConns), keeping their prepared statements warm.
+	MaxIdleConns int
+	// ConnMaxLifetime closes PostgreSQL connections older than this, after
+	// their current use; 0 keeps them.
+	ConnMaxLifetime time.Duration
+	// NoMigrate opens without applying pending migrations (another node or
+	// `berth migrate` does); the open then fails if any is pending.
+	NoMigrate bool
 }
 
 // Store is a metastore.Store backed by SQL. It is safe for concurrent use.
 type Store struct {
-	d       dialect
-	q       queries
-	jq      jobQueries
-	sq      storageQueries
-	rs      readStmts
-	writer  *sql.DB // exactly one connection; all writes, through commits
-	commits *committer
-	reader  *sql.DB // read-only pool; all reads outside write transactions
-	log     *slog.Logger
-	now     func() time.Time // Options.Clock in UTC
+	d      dialect
+	q      queries
+	jq     jobQueries
+	sq     storageQueries
+	rs     readStmts
+	writes writer  // runs every write transaction
+	writer *sql.DB // the connections writes use: SQLite's one writer
+	reader *sql.DB // all reads outside write transactions; writer itself on PostgreSQL
+	log    *slog.Logger
+	now    func() time.Time // Options.Clock in UTC
+	// applied names the migrations this open applied.
+	applied []string
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -73,17 +91,14 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	clock := opts.Clock
-	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
-	s.q = newQueries(s.d)
-	s.jq = newJobQueries(s.d)
-	s.sq = newStorageQueries(s.d)
+	s := newStore(sqliteDialect(), opts)
 
 	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
 		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
 	}
 	// Migrations run before readers exist: a read-only connection cannot
 	// create the WAL index of a brand-new database.
-	if err = migrate(ctx, s.writer, s.d, s.q, s.now, s.log); err != nil {
+	if err = s.migrate(ctx, !opts.NoMigrate); err != nil {
 		_ = s.writer.Close()
 		return nil, err
 	}
@@ -96,9 +111,18 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		_ = s.writer.Close()
 		return nil, err
 	}
-	s.commits = newCommitter(s.writer, s.d.writeTx, opts.Metrics, clock)
+	s.writes = newCommitter(s.writer, s.d.writeTx, opts.Metrics, clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "path", abs, "readers", opts.MaxReaders)
 	return s, nil
+}
+
+// newStore is the engine-independent part of opening a store: every
+// statement rendered for d. A feature's own query struct is rendered here
+// too, so both engines get it.
+func newStore(d dialect, opts Options) *Store {
+	clock := opts.Clock
+	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), sq: newStorageQueries(d), log: opts.Logger,
+		now: func() time.Time { return clock().UTC() }}
 }
 
 func (o Options) withDefaults() Options {
@@ -151,40 +175,56 @@ func openPool(ctx context.Context, dsn string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// Ping checks that both pools can reach the database.
+// Ping checks that the database answers on the connections reads and
+// writes use.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.reader.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping readers: %w", err)
+		return s.fail("ping", err)
 	}
-	if err := s.writer.PingContext(ctx); err != nil {
-		return fmt.Errorf("sqlstore: ping writer: %w", err)
+	if s.writer != s.reader {
+		if err := s.writer.PingContext(ctx); err != nil {
+			return s.fail("ping writer", err)
+		}
 	}
 	return nil
 }
 
+// Applied names the migrations (NNNN_name) this open applied, in order.
+func (s *Store) Applied() []string { return slices.Clone(s.applied) }
+
+// Engine names the database engine: "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.d.name }
+
 // Close releases all connections. The store must not be used afterwards.
 func (s *Store) Close() error {
-	s.commits.close()
+	s.writes.close()
 	if s.d.onClose != "" {
 		if _, err := s.writer.Exec(s.d.onClose); err != nil {
 			s.log.Warn("metadata store close hook failed", "engine", s.d.name, "err", err)
 		}
 	}
-	return errors.Join(s.rs.close(), s.reader.Close(), s.writer.Close())
+	errs := []error{s.rs.close(), s.reader.Close()}
+	if s.writer != s.reader {
+		errs = append(errs, s.writer.Close())
+	}
+	return errors.Join(errs...)
 }
 
-// write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), shared
-// with other writes by group commit, and returns once that transaction is
-// durable; an error undoes fn's changes only and is mapped by fail. fn must
-// use tx only: the writer pool has a single connection, which tx holds.
+// write runs fn in a write transaction and returns once that transaction
+// is durable; an error undoes fn's changes only and is mapped by fail. On
+// SQLite the transaction (BEGIN IMMEDIATE) is shared with other writes by
+// group commit and fn must use tx only: the writer pool has a single
+// connection, which tx holds. On PostgreSQL it is fn's own SERIALIZABLE
+// transaction and fn may run again after a serialization failure, so fn
+// must touch nothing but tx and its own results.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.fail(op, s.commits.submit(ctx, op, fn))
+	return s.fail(op, s.writes.submit(ctx, op, fn))
 }
 
 // exec runs one write statement and returns the affected rows.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	var n int64
-	err := s.commits.submit(ctx, "exec", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.writes.submit(ctx, "exec", func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -213,8 +253,23 @@ func (s *Store) fail(op string, err error) error {
 		// (Deletes refused by a foreign key without cascade, such as
 		// DeleteUser's, check first and report ErrDeleteConflict.)
 		return fmt.Errorf("sqlstore: %s: parent record: %w", op, metastore.ErrNotFound)
+	case errUnavailable:
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, metastore.ErrUnavailable, err)
+	case errRetry: // a write still conflicting after its retries: busy, try later
+		return fmt.Errorf("sqlstore: %s: %w: serialization conflict: %w", op, metastore.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// after is p.Last as the bound of "name > ?". PostgreSQL text cannot hold
+// NUL; for names without NUL, which every stored name is, "after Last" is
+// the same as "after Last cut at its first NUL", so the cut is exact on
+// both engines.
+func after(p metastore.Page) string {
+	if i := strings.IndexByte(p.Last, 0); i >= 0 {
+		return p.Last[:i]
+	}
+	return p.Last
 }
 
 // notFoundIfNone turns "no row affected" into ErrNotFound.

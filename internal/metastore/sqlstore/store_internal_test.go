@@ -57,8 +57,15 @@ func TestSQLitePragmas(t *testing.T) {
 
 func TestMigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
-	for range 3 {
+	if _, err := OpenSQLite(context.Background(), path, Options{NoMigrate: true}); err == nil ||
+		!strings.Contains(err.Error(), "0001_init") || !strings.Contains(err.Error(), "berth migrate") {
+		t.Errorf("NoMigrate on a new file: %v, want an error naming 0001_init and berth migrate", err)
+	}
+	for i := range 3 {
 		s := openTest(t, path)
+		if applied := s.Applied(); (i == 0) != (len(applied) > 0) {
+			t.Errorf("open %d applied %v", i, applied)
+		}
 		var n int
 		if err := s.writer.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 			t.Fatal(err)
@@ -74,41 +81,55 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s, err := OpenSQLite(context.Background(), path, Options{NoMigrate: true})
+	if err != nil {
+		t.Fatalf("NoMigrate on a migrated file: %v", err)
+	}
+	s.Close()
+}
+
+// planCase is a statement and arguments to plan it with.
+type planCase struct {
+	query string
+	args  []any
+}
+
+// hotQueries are the hot and GC-relevant statements, which must use
+// indexes, not scans, on every engine.
+func hotQueries(q queries) map[string]planCase {
+	return map[string]planCase{
+		"getManifestByTag": {q.getManifestByTag, []any{1, "t"}},
+		"getRepository":    {q.getRepository, []any{"a", "r"}},
+		"blobSize":         {q.blobSize, []any{1, "d"}},
+		"blobHolders":      {q.blobHolders, []any{"d", "a", 10}},
+		"manifestIsChild":  {q.manifestIsChild, []any{1, "d", "d"}},
+		"referrers":        {q.referrers, []any{1, "d", "", "", "", 10}},
+		"listTags":         {q.listTags, []any{1, "", 10}},
+		"listRepositories": {q.listRepositories, []any{"a", "", 10}},
+		"expiredUploads":   {q.expiredUploads, []any{0, 10}},
+
+		"listImagesAny":      {q.listImagesAny, []any{1, "", 10}},
+		"listImagesTagged":   {q.listImagesTagged, []any{1, "", 10}},
+		"listImagesUntagged": {q.listImagesUntagged, []any{1, "", 10}},
+		"getImages":          {q.getImagesPrefix + "?, ?)", []any{1, "a", "b"}},
+		"listResourceTags":   {q.listResourceTags, []any{1}},
+		"countResourceTags":  {q.countResourceTags, []any{1}},
+		"deleteSigningKeys":  {q.deleteSigningKeysBefore, []any{0}},
+
+		"identityPolicies": {q.identityPolicies, []any{"a", "u", "a", "u"}},
+		"getUser":          {q.getUser, []any{"a", "u"}},
+		"userInUse":        {q.userInUse, []any{"a", "u", "a", "u", "a", "u", "a", "u"}},
+		"listPolicies":     {q.listPolicies, []any{"a", "", 10}},
+		"policyAttached":   {q.policyAttached, []any{"a", "k"}},
+		"policyARNExists":  {q.policyARNExists, []any{"a", "k"}},
+	}
 }
 
 // TestQueryPlans checks the hot and GC-relevant queries use indexes, not scans.
 func TestQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
 	defer s.Close()
-	for name, c := range map[string]struct {
-		query string
-		args  []any
-	}{
-		"getManifestByTag": {s.q.getManifestByTag, []any{1, "t"}},
-		"getRepository":    {s.q.getRepository, []any{"a", "r"}},
-		"blobSize":         {s.q.blobSize, []any{1, "d"}},
-		"blobHolders":      {s.q.blobHolders, []any{"d", "a", 10}},
-		"manifestIsChild":  {s.q.manifestIsChild, []any{1, "d", "d"}},
-		"referrers":        {s.q.referrers, []any{1, "d", "", "", "", 10}},
-		"listTags":         {s.q.listTags, []any{1, "", 10}},
-		"listRepositories": {s.q.listRepositories, []any{"a", "", 10}},
-		"expiredUploads":   {s.q.expiredUploads, []any{0, 10}},
-
-		"listImagesAny":      {s.q.listImagesAny, []any{1, "", 10}},
-		"listImagesTagged":   {s.q.listImagesTagged, []any{1, "", 10}},
-		"listImagesUntagged": {s.q.listImagesUntagged, []any{1, "", 10}},
-		"getImages":          {s.q.getImagesPrefix + "?, ?)", []any{1, "a", "b"}},
-		"listResourceTags":   {s.q.listResourceTags, []any{1}},
-		"countResourceTags":  {s.q.countResourceTags, []any{1}},
-		"deleteSigningKeys":  {s.q.deleteSigningKeysBefore, []any{0}},
-
-		"identityPolicies": {s.q.identityPolicies, []any{"a", "u", "a", "u"}},
-		"getUser":          {s.q.getUser, []any{"a", "u"}},
-		"userInUse":        {s.q.userInUse, []any{"a", "u", "a", "u", "a", "u", "a", "u"}},
-		"listPolicies":     {s.q.listPolicies, []any{"a", "", 10}},
-		"policyAttached":   {s.q.policyAttached, []any{"a", "k"}},
-		"policyARNExists":  {s.q.policyARNExists, []any{"a", "k"}},
-	} {
+	for name, c := range hotQueries(s.q) {
 		text := queryPlan(t, s.reader, c.query, c.args...)
 		if strings.Contains(text, "SCAN") || strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q scans or sorts", name, text)
@@ -145,13 +166,15 @@ func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
 	return strings.Join(plan, "; ")
 }
 
+// globalTables are the tables no account owns, on every engine.
+var globalTables = map[string]bool{"accounts": true, "blobs": true, "signing_keys": true, "schema_migrations": true, "jobs": true}
+
 // TestEveryTableOwned checks that every table but the global ones is
 // removed with its account: it references accounts, or a table that does,
 // through ON DELETE CASCADE. DeleteAccount relies on it.
 func TestEveryTableOwned(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
 	defer s.Close()
-	global := map[string]bool{"accounts": true, "blobs": true, "signing_keys": true, "schema_migrations": true}
 	parents := map[string][]string{} // table -> tables it cascades from
 	rows, err := s.reader.Query("SELECT m.name, f.\"table\" FROM sqlite_master m LEFT JOIN pragma_foreign_key_list(m.name) f" +
 		" ON f.on_delete = 'CASCADE' WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'")
@@ -180,7 +203,7 @@ func TestEveryTableOwned(t *testing.T) {
 		return false
 	}
 	for table := range parents {
-		if !global[table] && !owned(table, 0) {
+		if !globalTables[table] && !owned(table, 0) {
 			t.Errorf("table %s is not removed with its account (no ON DELETE CASCADE path to accounts)", table)
 		}
 	}

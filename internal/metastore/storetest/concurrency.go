@@ -14,6 +14,7 @@ import (
 var concurrencyCases = []testCase{
 	{"PushesWithSharedTagsAndBlobs", testConcurrentPushes},
 	{"PushesAndDeletes", testConcurrentPushDelete},
+	{"CreateSameNames", testConcurrentCreateSameNames},
 }
 
 // testConcurrentPushes runs 50 pushers that link overlapping blobs and put
@@ -177,5 +178,47 @@ func testConcurrentPushDelete(t *testing.T, s metastore.Store) {
 		default:
 			t.Errorf("pair %d: put index: %v; delete child: %v", i, idxErrs[i], delErrs[i])
 		}
+	}
+}
+
+// testConcurrentCreateSameNames races creators of one repository name and
+// of one IAM user name in different cases: exactly one of each wins, every
+// other gets ErrAlreadyExists, and one row exists.
+func testConcurrentCreateSameNames(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	mustAccount(t, s, "111111111111")
+	const n = 20
+	repoErrs, userErrs := make([]error, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			repoErrs[i] = s.CreateRepository(ctx, &metastore.Repository{AccountID: "111111111111", Name: "race"})
+		})
+		wg.Go(func() {
+			name := []string{"alice", "Alice", "ALICE", "aLiCe"}[i%4]
+			userErrs[i] = s.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: name, ID: fmt.Sprintf("AIDARACE%02d", i)})
+		})
+	}
+	wg.Wait()
+	for what, errs := range map[string][]error{"CreateRepository": repoErrs, "CreateUser": userErrs} {
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, metastore.ErrAlreadyExists):
+				t.Errorf("%s #%d: %v, want nil or ErrAlreadyExists", what, i, err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%s: %d winners, want exactly 1", what, won)
+		}
+	}
+	repos, err := s.ListRepositories(ctx, "111111111111", metastore.Page{Limit: 10})
+	noErr(t, "ListRepositories", err)
+	users, err := s.ListUsers(ctx, "111111111111", metastore.Page{Limit: 10})
+	noErr(t, "ListUsers", err)
+	if len(repos) != 1 || len(users) != 1 {
+		t.Errorf("%d repositories and %d users stored, want 1 each", len(repos), len(users))
 	}
 }

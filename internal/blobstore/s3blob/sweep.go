@@ -1,0 +1,117 @@
+package s3blob
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// RemoveStaleUploads removes uploads untouched since before and says how
+// many it removed. An upload's last touch is the newest LastModified of
+// its objects (the marker, written at creation, and one segment per
+// append), so an upload idle that long belongs to no session (a crash
+// between CreateUpload and its database record) or to one the registry
+// expires anyway; objects that racing appends wrote after their upload was
+// released go the same way. Multipart uploads initiated before before,
+// under uploads/ (an append that died mid-stream) or blobs/ (a commit that
+// died mid-assembly), are aborted and counted too. Keys that are not an
+// upload's are left alone.
+func (s *Store) RemoveStaleUploads(ctx context.Context, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	removed, err := s.removeStaleUploadObjects(ctx, before)
+	if err != nil {
+		return removed, s.fail(ctx, "remove stale uploads", err)
+	}
+	n, err := s.abortStaleMultiparts(ctx, before)
+	removed += n
+	if err != nil {
+		return removed, s.fail(ctx, "abort stale multipart uploads", err)
+	}
+	return removed, nil
+}
+
+// removeStaleUploadObjects lists uploads/ once. Keys come sorted, so the
+// objects of one upload are adjacent: each upload is judged when the
+// listing moves past it, holding one upload's newest time in memory.
+func (s *Store) removeStaleUploadObjects(ctx context.Context, before time.Time) (int, error) {
+	prefix := s.layout.uploadsPrefix()
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
+	var (
+		removed int
+		cur     string
+		newest  time.Time
+	)
+	flush := func() error {
+		if cur == "" || !newest.Before(before) {
+			return nil
+		}
+		up, _ := s.layout.uploadPrefix(cur)
+		if err := s.removePrefix(ctx, up); err != nil {
+			return err
+		}
+		removed++
+		return nil
+	}
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return removed, err
+		}
+		for _, o := range page.Contents {
+			id, ok := s.layout.uploadID(aws.ToString(o.Key))
+			if !ok {
+				continue
+			}
+			if id != cur {
+				if err := flush(); err != nil {
+					return removed, err
+				}
+				cur, newest = id, time.Time{}
+			}
+			if t := aws.ToTime(o.LastModified); t.After(newest) {
+				newest = t
+			}
+		}
+	}
+	return removed, flush()
+}
+
+// abortStaleMultiparts aborts the multipart uploads under uploads/ and
+// blobs/ initiated before before, and says how many. It lists the whole
+// bucket's multipart uploads and filters them here: MinIO answers a
+// ListMultipartUploads prefix only when it names one exact key.
+func (s *Store) abortStaleMultiparts(ctx context.Context, before time.Time) (int, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.bucket}
+	ours := []string{s.layout.uploadsPrefix(), s.layout.blobsPrefix()}
+	aborted := 0
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return aborted, fmt.Errorf("list multipart uploads: %w", err)
+		}
+		for _, u := range page.Uploads {
+			key := aws.ToString(u.Key)
+			if !aws.ToTime(u.Initiated).Before(before) ||
+				!strings.HasPrefix(key, ours[0]) && !strings.HasPrefix(key, ours[1]) {
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+				Bucket: &s.bucket, Key: u.Key, UploadId: u.UploadId,
+			})
+			if err != nil && !isNotFound(err) {
+				return aborted, fmt.Errorf("abort multipart upload of %s: %w", key, err)
+			}
+			aborted++
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return aborted, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
