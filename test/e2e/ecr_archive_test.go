@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/berth-registry/berth/internal/testenv"
 )
 
 // describeOne returns the ImageDetail of one image, whatever its status.
@@ -101,7 +103,25 @@ func wantPullRefused(t testing.TB, ctx context.Context, ref name.Reference, says
 // images along.
 func TestECRArchiveRestore(t *testing.T) {
 	t.Parallel()
-	s := startBerth(t)
+	archiveRestore(t, startBerth(t))
+}
+
+// TestECRArchiveRestorePostgres: the same on PostgreSQL, and a pull time
+// recorded there.
+func TestECRArchiveRestorePostgres(t *testing.T) {
+	t.Parallel()
+	s := startBerth(t, withFlags("--database", testenv.PostgresDatabase(t), "--pull-time-flush", "1s"))
+	archiveRestore(t, s)
+	ctx := testContext(t, time.Minute)
+	before := time.Now().Add(-time.Second)
+	pullManifest(t, ctx, s.repo(t, "arch/app").Tag("keep"))
+	got := lastPull(t, ctx, s.ecr(), "arch/app", "keep", 10*time.Second, func(p *time.Time) bool { return p != nil })
+	if got == nil || got.Before(before) {
+		t.Errorf("lastRecordedPullTime on PostgreSQL = %v, want after %v", got, before)
+	}
+}
+
+func archiveRestore(t *testing.T, s *server) {
 	ctx := testContext(t, 3*time.Minute)
 	c := s.ecr()
 	const repo = "arch/app"
