@@ -36,6 +36,7 @@ const (
 	excLimitExceeded              = "LimitExceededException"
 	excValidation                 = "ValidationException"
 	excServer                     = "ServerException"
+	excServiceUnavailable         = "ServiceUnavailable"
 	excAccessDenied               = "AccessDeniedException"
 	excUnknownOperation           = "UnknownOperationException"
 	excUnsupportedOperation       = "UnsupportedOperationException"
@@ -47,11 +48,14 @@ const (
 )
 
 // statusOf is the exception table: every modeled client exception is 400,
-// ServerException 500 (spec §12.1). Common errors follow AWS's list.
+// ServerException 500 (spec §12.1). Common errors follow AWS's list;
+// ServiceUnavailable (503) is a temporary condition every AWS SDK retries.
 func statusOf(exc string) int {
 	switch exc {
 	case excServer:
 		return http.StatusInternalServerError
+	case excServiceUnavailable:
+		return http.StatusServiceUnavailable
 	case excMissingAuthenticationToken:
 		return http.StatusForbidden
 	case excUnsupportedOperation:
@@ -104,6 +108,7 @@ var defaultMapping = []struct {
 	{registry.ErrEmptyUpload, excEmptyUpload},
 	{registry.ErrLayerExists, excLayerAlreadyExists},
 	{registry.ErrManifestReferenced, excInvalidParameter},
+	{registry.ErrUnavailable, excServiceUnavailable},
 }
 
 // authMapping maps authentication failures.

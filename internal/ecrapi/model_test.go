@@ -39,7 +39,7 @@ import (
 var commonErrors = []string{
 	"AccessDeniedException", "UnknownOperationException", "UnsupportedOperationException",
 	"MissingAuthenticationTokenException", "IncompleteSignatureException", "InvalidSignatureException",
-	"UnrecognizedClientException", "SerializationException",
+	"UnrecognizedClientException", "SerializationException", "ServiceUnavailable",
 }
 
 // specModel is the service model as this test reads it, independently of

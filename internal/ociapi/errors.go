@@ -84,6 +84,7 @@ var codeOf = []struct {
 	{registry.ErrDenied, codeDenied},
 	{registry.ErrPaginationInvalid, codePaginationInvalid},
 	{auth.ErrExpired, codeDenied},
+	{registry.ErrUnavailable, codeUnavailable},
 }
 
 // apiError is one entry of the OCI error envelope.
@@ -122,6 +123,9 @@ func writeCode(w http.ResponseWriter, r *http.Request, e apiError) {
 	}{[]apiError{e}})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Del("Content-Length")
+	if e.Code == codeUnavailable {
+		w.Header().Set("Retry-After", "1") // a blob being garbage-collected is gone within moments
+	}
 	w.WriteHeader(statusOf[e.Code])
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

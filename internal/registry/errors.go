@@ -41,6 +41,9 @@ var (
 	ErrEmptyUpload              = errors.New("upload is empty")
 	ErrLayerExists              = errors.New("layer already exists")
 	ErrLayerPartTooSmall        = errors.New("layer part too small")
+	// ErrUnavailable is a temporary condition the client should retry
+	// after a moment (a blob being deleted by garbage collection).
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Error is a domain error with a message meant for the user and optional

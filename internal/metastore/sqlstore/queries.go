@@ -93,7 +93,7 @@ func newQueries(d dialect) queries {
 		repositoryHasManifest: "SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1",
 		deleteRepository:      "DELETE FROM repositories WHERE id = ?",
 
-		blobSizeAny: "SELECT size FROM blobs WHERE digest = ?",
+		blobSizeAny: "SELECT size, deleting_at FROM blobs WHERE digest = ?",
 		blobSize: "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest" +
 			" WHERE rb.repository_id = ? AND rb.digest = ?",
 		unlinkBlob: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",

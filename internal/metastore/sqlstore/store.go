@@ -50,15 +50,18 @@ type Options struct {
 
 // Store is a metastore.Store backed by SQL. It is safe for concurrent use.
 type Store struct {
-	d       dialect
-	q       queries
-	jq      jobQueries
-	rs      readStmts
-	writer  *sql.DB // exactly one connection; all writes, through commits
-	commits *committer
-	reader  *sql.DB // read-only pool; all reads outside write transactions
-	log     *slog.Logger
-	now     func() time.Time // Options.Clock in UTC
+	d  dialect
+	q  queries
+	jq jobQueries
+	gq gcQueries
+	rs readStmts
+	// statLink is GC's hot read (HEAD of a blob), prepared on reader.
+	statLink *sql.Stmt
+	writer   *sql.DB // exactly one connection; all writes, through commits
+	commits  *committer
+	reader   *sql.DB // read-only pool; all reads outside write transactions
+	log      *slog.Logger
+	now      func() time.Time // Options.Clock in UTC
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -75,6 +78,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
 	s.q = newQueries(s.d)
 	s.jq = newJobQueries(s.d)
+	s.gq = newGCQueries(s.d)
 
 	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
 		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
@@ -93,6 +97,12 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		_ = s.reader.Close()
 		_ = s.writer.Close()
 		return nil, err
+	}
+	if s.statLink, err = s.reader.PrepareContext(ctx, s.gq.statLink); err != nil {
+		_ = s.rs.close()
+		_ = s.reader.Close()
+		_ = s.writer.Close()
+		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
 	}
 	s.commits = newCommitter(s.writer, s.d.writeTx, opts.Metrics, clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "path", abs, "readers", opts.MaxReaders)
@@ -168,7 +178,7 @@ func (s *Store) Close() error {
 			s.log.Warn("metadata store close hook failed", "engine", s.d.name, "err", err)
 		}
 	}
-	return errors.Join(s.rs.close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.rs.close(), s.statLink.Close(), s.reader.Close(), s.writer.Close())
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), shared
