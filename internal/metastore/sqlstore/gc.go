@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,12 +26,13 @@ const maxGCBatch = 1000
 const linkUnreferenced = "NOT EXISTS (SELECT 1 FROM manifest_references mr" +
 	" WHERE mr.repository_id = rb.repository_id AND mr.ref_digest = rb.digest AND mr.kind = 'blob')"
 
-// gcQueries are GCStore's statements, rendered for the dialect.
+// gcQueries are GCStore's statements, rendered for the dialect. The batch
+// statements hold a "(%s)" that becomes one placeholder per key (or one
+// row of them) when they run; a batch is one statement, not one per key.
 type gcQueries struct {
-	statLink, refreshLink                      string
-	collectableLinks, removeLink               string
-	collectableBlobs, markBlob                 string
-	insertOrphanMark, removeMarked, knownBlobs string // knownBlobs is a prefix ending in "IN ("
+	statLink, refreshLink, collectableLinks, collectableBlobs string // rendered
+	removeLinks, markBlobs, insertOrphanMarks                 string // with (%s)
+	removeMarked, knownBlobs                                  string // with (%s)
 }
 
 func newGCQueries(d dialect) gcQueries {
@@ -51,24 +51,43 @@ func newGCQueries(d dialect) gcQueries {
 			" JOIN blobs b ON b.digest = rb.digest" +
 			" WHERE (rb.repository_id > ? OR rb.repository_id = ? AND rb.digest > ?) AND rb.linked_at < ? AND " +
 			linkUnreferenced + " ORDER BY rb.repository_id, rb.digest LIMIT ?",
-		removeLink: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ? AND linked_at < ?" +
-			" AND NOT EXISTS (SELECT 1 FROM manifest_references mr" +
-			" WHERE mr.repository_id = ? AND mr.ref_digest = ? AND mr.kind = 'blob')",
 		collectableBlobs: "SELECT b.digest, b.size, b.deleting_at FROM blobs b WHERE b.digest > ? AND " + collectable +
 			" ORDER BY b.digest LIMIT ?",
+		// One repository's links (repository, then the digests).
+		removeLinks: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest IN (%s) AND linked_at < ?" +
+			" AND NOT EXISTS (SELECT 1 FROM manifest_references mr WHERE mr.repository_id = repository_blobs.repository_id" +
+			" AND mr.ref_digest = repository_blobs.digest AND mr.kind = 'blob') RETURNING digest",
 		// Marking demands no link at all, not merely collectable ones.
-		markBlob: "UPDATE blobs SET deleting_at = ? WHERE digest = ? AND (deleting_at = 0 AND created_at < ?" +
-			" AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = ?)" +
-			" OR deleting_at > 0 AND deleting_at < ?) RETURNING size",
-		insertOrphanMark: d.insertIgnore("blobs", []string{"digest", "size", "created_at", "deleting_at"}, []string{"digest"}),
-		removeMarked:     "DELETE FROM blobs WHERE digest = ? AND deleting_at = ?",
-		knownBlobs:       "SELECT digest FROM blobs WHERE digest IN (",
+		markBlobs: "UPDATE blobs SET deleting_at = ? WHERE digest IN (%s) AND (deleting_at = 0 AND created_at < ?" +
+			" AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = blobs.digest)" +
+			" OR deleting_at > 0 AND deleting_at < ?) RETURNING digest, size",
+		insertOrphanMarks: "INSERT INTO blobs (digest, size, created_at, deleting_at) VALUES %s" +
+			" ON CONFLICT (digest) DO NOTHING RETURNING digest",
+		removeMarked: "DELETE FROM blobs WHERE deleting_at = ? AND digest IN (%s)",
+		knownBlobs:   "SELECT digest FROM blobs WHERE digest IN (%s)",
 	}
-	for _, p := range []*string{&q.statLink, &q.refreshLink, &q.collectableLinks, &q.removeLink,
-		&q.collectableBlobs, &q.markBlob, &q.insertOrphanMark, &q.removeMarked} {
+	for _, p := range []*string{&q.statLink, &q.refreshLink, &q.collectableLinks, &q.collectableBlobs} {
 		*p = d.rebind(*p)
 	}
 	return q
+}
+
+// batchSQL renders a batch statement for n keys of width placeholders
+// each: "?, ?" for width 1, "(?, ?), (?, ?)" for rows of 2 or more.
+func (s *Store) batchSQL(query string, n, width int) string {
+	one := strings.TrimSuffix(strings.Repeat("?, ", width), ", ")
+	if width > 1 {
+		one = "(" + one + ")"
+	}
+	return s.d.rebind(fmt.Sprintf(query, strings.TrimSuffix(strings.Repeat(one+", ", n), ", ")))
+}
+
+// digestArgs appends each digest's string form to args.
+func digestArgs(args []any, ds []digest.Digest) []any {
+	for _, d := range ds {
+		args = append(args, d.String())
+	}
+	return args
 }
 
 // gcBatch rejects an empty or oversized limit or batch.
@@ -119,29 +138,60 @@ func scanBlobLink(r scanner) (metastore.BlobLink, error) {
 }
 
 // RemoveLinks removes the links that are still collectable, re-checked
-// row by row inside one transaction: a manifest put or a refresh that
-// committed first keeps its link, and one that commits later finds the
-// link gone (a manifest put then fails with a missing blob).
+// by the DELETE itself inside one transaction: a manifest put or a refresh
+// that committed first keeps its link, and one that commits later finds
+// the link gone (a manifest put then fails with a missing blob). One
+// statement per repository in the batch.
 func (s *Store) RemoveLinks(ctx context.Context, links []metastore.BlobLink, before time.Time) ([]metastore.BlobLink, error) {
 	if err := gcBatch(len(links)); err != nil {
 		return nil, s.fail("remove links", err)
 	}
+	byRepo := map[int64][]metastore.BlobLink{}
+	var repos []int64
+	for _, l := range links {
+		if byRepo[l.RepositoryID] == nil {
+			repos = append(repos, l.RepositoryID)
+		}
+		byRepo[l.RepositoryID] = append(byRepo[l.RepositoryID], l)
+	}
 	var removed []metastore.BlobLink
 	err := s.write(ctx, "remove links", func(ctx context.Context, tx *sql.Tx) error {
 		removed = removed[:0] // a retried transaction starts over
-		for _, l := range links {
-			d := l.Digest.String()
-			n, err := execTx(ctx, tx, s.gq.removeLink, l.RepositoryID, d, nanos(before), l.RepositoryID, d)
+		for _, repo := range repos {
+			group := byRepo[repo]
+			args := []any{repo}
+			for _, l := range group {
+				args = append(args, l.Digest.String())
+			}
+			gone, err := queryAll(ctx, tx, scanString, s.batchSQL(s.gq.removeLinks, len(group), 1), append(args, nanos(before))...)
 			if err != nil {
 				return err
 			}
-			if n > 0 {
-				removed = append(removed, l)
-			}
+			removed = append(removed, pick(group, gone, func(l metastore.BlobLink) digest.Digest { return l.Digest })...)
 		}
 		return nil
 	})
 	return removed, err
+}
+
+// pick returns the items of in whose key is among keys, in in's order.
+func pick[T any](in []T, keys []string, key func(T) digest.Digest) []T {
+	set := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	var out []T
+	for _, it := range in {
+		if set[key(it).String()] {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func scanString(r scanner) (string, error) {
+	var v string
+	return v, r.Scan(&v)
 }
 
 // CollectableBlobs lists the blob records a pass at c would delete.
@@ -170,30 +220,27 @@ func scanCollectable(r scanner) (metastore.CollectableBlob, error) {
 }
 
 // MarkBlobsDeleting marks unlinked blob records (and takes over stale
-// marks) in one transaction; each row's conditions are re-checked by its
-// UPDATE, so a link made before this transaction keeps its blob, and a
-// link attempted after it fails with ErrBlobDeleting.
+// marks) with one UPDATE that re-checks every row's conditions, so a link
+// made before this transaction keeps its blob, and a link attempted after
+// it fails with ErrBlobDeleting.
 func (s *Store) MarkBlobsDeleting(ctx context.Context, digests []digest.Digest, c metastore.GCCutoffs) ([]metastore.CollectableBlob, error) {
 	if err := gcBatch(len(digests)); err != nil {
 		return nil, s.fail("mark blobs deleting", err)
 	}
 	var marked []metastore.CollectableBlob
 	err := s.write(ctx, "mark blobs deleting", func(ctx context.Context, tx *sql.Tx) error {
-		marked = marked[:0]
 		mark := s.now()
-		for _, d := range digests {
-			var size int64
-			err := tx.QueryRowContext(ctx, s.gq.markBlob, nanos(mark), d.String(), nanos(c.Before), d.String(),
-				nanos(c.StaleMark)).Scan(&size)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // linked, live again, marked by a live collection, or gone
-			}
-			if err != nil {
-				return err
-			}
-			marked = append(marked, metastore.CollectableBlob{Digest: d, Size: size, DeletingAt: mark})
-		}
-		return nil
+		args := digestArgs([]any{nanos(mark)}, digests)
+		args = append(args, nanos(c.Before), nanos(c.StaleMark))
+		var err error
+		marked, err = queryAll(ctx, tx, func(r scanner) (metastore.CollectableBlob, error) {
+			b := metastore.CollectableBlob{DeletingAt: mark}
+			var d string
+			err := r.Scan(&d, &b.Size)
+			b.Digest = digest.Digest(d)
+			return b, err
+		}, s.batchSQL(s.gq.markBlobs, len(digests), 1), args...)
+		return err
 	})
 	return marked, err
 }
@@ -203,15 +250,8 @@ func (s *Store) UnrecordedBlobs(ctx context.Context, digests []digest.Digest) ([
 	if err := gcBatch(len(digests)); err != nil {
 		return nil, s.fail("unrecorded blobs", err)
 	}
-	args := make([]any, len(digests))
-	for i, d := range digests {
-		args[i] = d.String()
-	}
-	query := s.d.rebind(s.gq.knownBlobs + strings.TrimSuffix(strings.Repeat("?, ", len(digests)), ", ") + ")")
-	known, err := queryAll(ctx, s.reader, func(r scanner) (string, error) {
-		var d string
-		return d, r.Scan(&d)
-	}, query, args...)
+	known, err := queryAll(ctx, s.reader, scanString, s.batchSQL(s.gq.knownBlobs, len(digests), 1),
+		digestArgs(nil, digests)...)
 	if err != nil {
 		return nil, s.fail("unrecorded blobs", err)
 	}
@@ -230,43 +270,57 @@ func (s *Store) UnrecordedBlobs(ctx context.Context, digests []digest.Digest) ([
 }
 
 // MarkOrphansDeleting records each blob still unrecorded as marked for
-// deletion; an upload that records the blob first keeps it, and one that
-// tries after fails with ErrBlobDeleting.
+// deletion, with one INSERT that skips digests already recorded; an upload
+// that records the blob first keeps it, and one that tries after fails
+// with ErrBlobDeleting.
 func (s *Store) MarkOrphansDeleting(ctx context.Context, blobs []metastore.CollectableBlob) ([]metastore.CollectableBlob, error) {
 	if err := gcBatch(len(blobs)); err != nil {
 		return nil, s.fail("mark orphans deleting", err)
 	}
 	var marked []metastore.CollectableBlob
 	err := s.write(ctx, "mark orphans deleting", func(ctx context.Context, tx *sql.Tx) error {
-		marked = marked[:0]
 		mark := s.now()
+		args := make([]any, 0, 4*len(blobs))
 		for _, b := range blobs {
-			n, err := execTx(ctx, tx, s.gq.insertOrphanMark, b.Digest.String(), b.Size, nanos(mark), nanos(mark))
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				marked = append(marked, metastore.CollectableBlob{Digest: b.Digest, Size: b.Size, DeletingAt: mark})
-			}
+			args = append(args, b.Digest.String(), b.Size, nanos(mark), nanos(mark))
+		}
+		inserted, err := queryAll(ctx, tx, scanString, s.batchSQL(s.gq.insertOrphanMarks, len(blobs), 4), args...)
+		if err != nil {
+			return err
+		}
+		marked = pick(blobs, inserted, func(b metastore.CollectableBlob) digest.Digest { return b.Digest })
+		for i := range marked {
+			marked[i].DeletingAt = mark
 		}
 		return nil
 	})
 	return marked, err
 }
 
-// RemoveBlobRecords removes the records that still carry their mark.
+// RemoveBlobRecords removes the records that still carry their mark, one
+// statement per mark in the batch (a batch usually has one).
 func (s *Store) RemoveBlobRecords(ctx context.Context, blobs []metastore.CollectableBlob) (int, error) {
 	if err := gcBatch(len(blobs)); err != nil {
 		return 0, s.fail("remove blob records", err)
 	}
+	byMark := map[int64][]digest.Digest{}
+	var marks []int64
+	for _, b := range blobs {
+		if b.DeletingAt.IsZero() {
+			return 0, s.fail("remove blob records", fmt.Errorf("blob %s: not marked for deletion", b.Digest))
+		}
+		m := nanos(b.DeletingAt)
+		if byMark[m] == nil {
+			marks = append(marks, m)
+		}
+		byMark[m] = append(byMark[m], b.Digest)
+	}
 	removed := 0
 	err := s.write(ctx, "remove blob records", func(ctx context.Context, tx *sql.Tx) error {
 		removed = 0
-		for _, b := range blobs {
-			if b.DeletingAt.IsZero() {
-				return fmt.Errorf("blob %s: not marked for deletion", b.Digest)
-			}
-			n, err := execTx(ctx, tx, s.gq.removeMarked, b.Digest.String(), nanos(b.DeletingAt))
+		for _, m := range marks {
+			ds := byMark[m]
+			n, err := execTx(ctx, tx, s.batchSQL(s.gq.removeMarked, len(ds), 1), digestArgs([]any{m}, ds)...)
 			if err != nil {
 				return err
 			}
