@@ -121,7 +121,7 @@ type Options struct {
 	// Metrics records passes; nil records nothing.
 	Metrics *Metrics
 	// Batch is how many keys one listing or transaction takes (default
-	// 500, at most 1000).
+	// and most: 1000).
 	Batch int
 }
 
@@ -141,10 +141,9 @@ func New(o Options) (*Collector, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	if o.Batch <= 0 {
-		o.Batch = 500
+	if o.Batch <= 0 || o.Batch > 1000 {
+		o.Batch = 1000
 	}
-	o.Batch = min(o.Batch, 1000)
 	return &Collector{o: o}, nil
 }
 
