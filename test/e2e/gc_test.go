@@ -442,37 +442,7 @@ func TestGCReclaimsDiskSpace(t *testing.T) {
 	t.Parallel()
 	s := startBerth(t, withCreateOnPush(), withFlags("--gc-interval", "0"))
 	ctx := testContext(t, 2*time.Minute)
-	pool := make([]v1.Layer, 4)
-	for i := range pool {
-		l, err := random.Layer(int64(3000+i*1000), types.DockerLayer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool[i] = l
-	}
-	type pushed struct {
-		repo name.Repository
-		img  v1.Image
-	}
-	var images []pushed
-	links := map[string]bool{}  // repository + digest
-	blobs := map[string]int64{} // digest → size
-	for i, repoName := range []string{"disk/a", "disk/a", "disk/b", "disk/b"} {
-		repo := s.repo(t, repoName)
-		img := sharedLayerImage(t, pool, fmt.Sprintf("disk-%d", i))
-		if err := remote.Write(repo.Tag(fmt.Sprint("v", i)), img, remoteOpts(ctx)...); err != nil {
-			t.Fatal(err)
-		}
-		images = append(images, pushed{repo, img})
-		m, err := img.Manifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, desc := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-			links[repoName+"@"+desc.Digest.String()] = true
-			blobs[desc.Digest.String()] = desc.Size
-		}
-	}
+	pool, images, links, blobs := pushForCollection(t, ctx, s)
 	// A blob uploaded and never used, and bytes a crash left without
 	// metadata (planted in the blob store's documented layout, old).
 	loose := []byte("uploaded, never referenced")
@@ -536,6 +506,47 @@ func TestGCReclaimsDiskSpace(t *testing.T) {
 	if err := pullExactly(ctx, s.repo(t, "disk/a").Tag("again"), img); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// diskImage is an image TestGCReclaimsDiskSpace pushed.
+type diskImage struct {
+	repo name.Repository
+	img  v1.Image
+}
+
+// pushForCollection pushes four images sharing a pool of layers into two
+// repositories; it returns the pool, the images, the repository links
+// they made (repository@digest) and the blobs they stored (digest → size).
+func pushForCollection(t *testing.T, ctx context.Context, s *server) ([]v1.Layer, []diskImage, map[string]bool, map[string]int64) {
+	t.Helper()
+	pool := make([]v1.Layer, 4)
+	for i := range pool {
+		l, err := random.Layer(int64(3000+i*1000), types.DockerLayer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool[i] = l
+	}
+	var images []diskImage
+	links := map[string]bool{}  // repository + digest
+	blobs := map[string]int64{} // digest → size
+	for i, repoName := range []string{"disk/a", "disk/a", "disk/b", "disk/b"} {
+		repo := s.repo(t, repoName)
+		img := sharedLayerImage(t, pool, fmt.Sprintf("disk-%d", i))
+		if err := remote.Write(repo.Tag(fmt.Sprint("v", i)), img, remoteOpts(ctx)...); err != nil {
+			t.Fatal(err)
+		}
+		images = append(images, diskImage{repo, img})
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, desc := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+			links[repoName+"@"+desc.Digest.String()] = true
+			blobs[desc.Digest.String()] = desc.Size
+		}
+	}
+	return pool, images, links, blobs
 }
 
 // plantOrphan writes content into the blob store's layout, as bytes a

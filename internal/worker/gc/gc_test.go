@@ -448,23 +448,7 @@ func TestPassesDuringPushes(t *testing.T) {
 	const pushers, images = 6, 8
 	refused := make(chan error, pushers*images)
 	stop := make(chan struct{})
-	collected := make(chan int)
-	go func() {
-		n := 0
-		for {
-			select {
-			case <-stop:
-				collected <- n
-				return
-			default:
-			}
-			e.Clock.Advance(10 * time.Millisecond)
-			if _, err := e.gc.Pass(ctx, gc.PassOptions{}); err != nil {
-				t.Errorf("pass: %v", err)
-			}
-			n++
-		}
-	}()
+	collected := e.collectUntil(t, stop)
 	var kept []pushed
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -529,6 +513,29 @@ func TestPassesDuringPushes(t *testing.T) {
 	if n := e.StoredBlobs(t); n != 0 {
 		t.Errorf("%d blobs left after deleting everything", n)
 	}
+}
+
+// collectUntil runs passes without a grace period back to back, the clock
+// moving 10ms each, until stop closes; then it sends how many ran.
+func (e *env) collectUntil(t *testing.T, stop <-chan struct{}) <-chan int {
+	collected := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				collected <- n
+				return
+			default:
+			}
+			e.Clock.Advance(10 * time.Millisecond)
+			if _, err := e.gc.Pass(ctx, gc.PassOptions{}); err != nil {
+				t.Errorf("pass: %v", err)
+			}
+			n++
+		}
+	}()
+	return collected
 }
 
 // pushChecked pushes im as docker does: each blob is checked first and
