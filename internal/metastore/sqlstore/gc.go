@@ -27,12 +27,13 @@ const linkUnreferenced = "NOT EXISTS (SELECT 1 FROM manifest_references mr" +
 	" WHERE mr.repository_id = rb.repository_id AND mr.ref_digest = rb.digest AND mr.kind = 'blob')"
 
 // gcQueries are GCStore's statements, rendered for the dialect. The batch
-// statements hold a "(%s)" that becomes one placeholder per key (or one
-// row of them) when they run; a batch is one statement, not one per key.
+// statements hold a %s that becomes one placeholder per key (or one row of
+// placeholders per key) when they run (batchSQL): a batch is one
+// statement, not one per key.
 type gcQueries struct {
 	statLink, refreshLink, collectableLinks, collectableBlobs string // rendered
-	removeLinks, markBlobs, insertOrphanMarks                 string // with (%s)
-	removeMarked, knownBlobs                                  string // with (%s)
+	removeLinks, markBlobs, insertOrphanMarks                 string // with %s
+	removeMarked, knownBlobs                                  string // with %s
 }
 
 func newGCQueries(d dialect) gcQueries {

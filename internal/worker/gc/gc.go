@@ -87,7 +87,8 @@
 //     record. A pass never deletes bytes under a mark older than half that
 //     age, so a slow pass cannot delete bytes after another pass finished
 //     the blob and an upload stored it again (unless the process stalls
-//     for minutes between that check and the delete).
+//     for a minute between that check and the delete, or nodes' clocks
+//     disagree by a minute, which job claims already rule out).
 //
 // The grace period protects pushes in flight from being refused; the
 // protocol above is what guarantees safety, whatever the grace period,
