@@ -30,6 +30,7 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/worker"
+	"github.com/berth-registry/berth/internal/worker/gc"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -56,6 +57,8 @@ type App struct {
 	metricsServer *httpserver.Server
 	// jobs runs background work on whichever node holds each job's claim.
 	jobs *worker.Runner
+	// gc collects garbage when the gc job runs here.
+	gc *gc.Collector
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -116,9 +119,13 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
-		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect,
+		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect, GCGrace: cfg.GCGrace,
 	})
 	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.gc, err = a.newCollector(); err != nil {
 		a.meta.Close()
 		return nil, err
 	}

@@ -5,12 +5,14 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/worker"
+	"github.com/berth-registry/berth/internal/worker/gc"
 )
 
 // Background jobs. Each runs on one node at a time, on a schedule shared by
 // all nodes (package worker).
 const (
 	jobUploadExpiry = "upload-expiry"
+	jobGC           = "gc"
 )
 
 // newJobs builds this node's job runner.
@@ -19,9 +21,20 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m},
-		worker.Job{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
-	)
+	jobs := []worker.Job{
+		{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
+	}
+	if a.cfg.GCInterval > 0 {
+		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})
+	}
+	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m}, jobs...)
+}
+
+// collectGarbage runs one garbage-collection pass; the pass logs its
+// summary.
+func (a *App) collectGarbage(ctx context.Context) error {
+	_, err := a.gc.Pass(ctx, gc.PassOptions{Grace: a.cfg.GCGrace})
+	return err
 }
 
 // uploadExpiryEvery checks for abandoned uploads ten times per expiry
@@ -37,4 +50,13 @@ func (a *App) expireUploads(ctx context.Context) error {
 		a.log.Info("expired upload sessions", "count", n)
 	}
 	return err
+}
+
+// newCollector builds the garbage collector the gc job runs.
+func (a *App) newCollector() (*gc.Collector, error) {
+	m, err := gc.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	return gc.New(gc.Options{Meta: a.meta, Blobs: a.blobs, Logger: a.log, Clock: a.now, Metrics: m})
 }

@@ -44,6 +44,13 @@ type Config struct {
 	AnonymousPull bool `yaml:"anonymousPull"`
 	// UploadExpiry is how long an idle upload session lives.
 	UploadExpiry time.Duration `yaml:"uploadExpiry"`
+	// GCInterval is the time between background garbage-collection
+	// passes (one node runs each); zero disables them.
+	GCInterval time.Duration `yaml:"gcInterval"`
+	// GCGrace is how old an unreferenced blob link, an unlinked blob or
+	// bytes without metadata must be before garbage collection removes
+	// them; it protects pushes in flight.
+	GCGrace time.Duration `yaml:"gcGrace"`
 	// KeyCacheTTL is how long a node trusts an access-key row it read; a
 	// key changed on another node applies within this time. Zero reads the
 	// database on every request.
@@ -84,6 +91,8 @@ func Default() Config {
 		Region:       "us-east-1",
 		AccountID:    "000000000000",
 		UploadExpiry: 24 * time.Hour,
+		GCInterval:   time.Hour,
+		GCGrace:      time.Hour,
 		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
@@ -113,6 +122,8 @@ func (c *Config) fields() []field {
 		{"create-on-push", "create missing repositories on first push", &c.CreateOnPush},
 		{"anonymous-pull", "let unauthenticated clients pull what policies grant to Principal \"*\"", &c.AnonymousPull},
 		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
+		{"gc-interval", "time between background garbage-collection passes (0: none)", &c.GCInterval},
+		{"gc-grace", "age before garbage collection removes an unreferenced blob or link", &c.GCGrace},
 		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
@@ -257,6 +268,12 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	if c.GCInterval != 0 && c.GCInterval < time.Second {
+		errs = append(errs, fmt.Errorf("gc-interval %s: must be 0 (no background collection) or at least 1s", c.GCInterval))
+	}
+	if c.GCGrace < 0 {
+		errs = append(errs, fmt.Errorf("gc-grace %s: must not be negative", c.GCGrace))
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))

@@ -39,11 +39,11 @@ func TestDefaultsNeedNoConfiguration(t *testing.T) {
 func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "berth.yaml")
-	yaml := "addr: \":6000\"\nregion: eu-west-1\naccountId: \"111111111111\"\ncreateOnPush: true\nuploadExpiry: 2h\n"
+	yaml := "addr: \":6000\"\nregion: eu-west-1\naccountId: \"111111111111\"\ncreateOnPush: true\nuploadExpiry: 2h\ngcGrace: 30m\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1"},
+	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1", "--gc-interval", "0"},
 		map[string]string{"BERTH_ACCOUNT_ID": "222222222222", "BERTH_REGION": "us-west-2"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if !cfg.CreateOnPush || cfg.UploadExpiry != 2*time.Hour {
+	if !cfg.CreateOnPush || cfg.UploadExpiry != 2*time.Hour || cfg.GCGrace != 30*time.Minute || cfg.GCInterval != 0 {
 		t.Errorf("file booleans/durations not applied: %+v", cfg)
 	}
 }
@@ -109,6 +109,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"bad addr", []string{"--addr", "5000"}, nil, "addr"},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "tls-cert and tls-key"},
 		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
+		{"tiny gc interval", []string{"--gc-interval", "10ms"}, nil, "gc-interval"},
+		{"negative gc grace", []string{"--gc-grace", "-1s"}, nil, "gc-grace"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},
 		{"bad format", []string{"--log-format", "xml"}, nil, "log-format"},
 		{"bad metrics addr", []string{"--metrics-addr", "9090"}, nil, "metrics-addr"},

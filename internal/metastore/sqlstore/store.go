@@ -69,6 +69,7 @@ type Store struct {
 	d      dialect
 	q      queries
 	jq     jobQueries
+	gq     gcQueries
 	rs     readStmts
 	writes writer  // runs every write transaction
 	writer *sql.DB // the connections writes use: SQLite's one writer
@@ -105,7 +106,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		_ = s.writer.Close()
 		return nil, fmt.Errorf("sqlstore: open readers %s: %w", abs, err)
 	}
-	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q); err != nil {
+	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q, s.gq); err != nil {
 		_ = s.reader.Close()
 		_ = s.writer.Close()
 		return nil, err
@@ -120,7 +121,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 // too, so both engines get it.
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
-	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
+	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
 }
 
 func (o Options) withDefaults() Options {
