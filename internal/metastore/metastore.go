@@ -264,6 +264,8 @@ type Store interface {
 	SigningKeyStore
 	IAMStore
 	JobStore
+	EventOutbox
+	EventSinkStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -46,6 +46,13 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Metrics records group-commit batches; nil records nothing.
 	Metrics *Metrics
+	// NoOutbox turns the event outbox off: changes write no events (berth
+	// serve --events=false). By default every change that makes a registry
+	// event writes it in its own transaction.
+	NoOutbox bool
+	// OnEvents, when set, is called after a write that wrote events has
+	// committed (to wake a local dispatcher); it must not block.
+	OnEvents func()
 }
 
 // Store is a metastore.Store backed by SQL. It is safe for concurrent use.
@@ -53,12 +60,16 @@ type Store struct {
 	d       dialect
 	q       queries
 	jq      jobQueries
+	eq      eventQueries
 	rs      readStmts
 	writer  *sql.DB // exactly one connection; all writes, through commits
 	commits *committer
 	reader  *sql.DB // read-only pool; all reads outside write transactions
 	log     *slog.Logger
 	now     func() time.Time // Options.Clock in UTC
+	// noOutbox and onEvents are Options.NoOutbox and Options.OnEvents.
+	noOutbox bool
+	onEvents func()
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -72,9 +83,11 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	clock := opts.Clock
-	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() }}
+	s := &Store{d: sqliteDialect(), log: opts.Logger, now: func() time.Time { return clock().UTC() },
+		noOutbox: opts.NoOutbox, onEvents: opts.OnEvents}
 	s.q = newQueries(s.d)
 	s.jq = newJobQueries(s.d)
+	s.eq = newEventQueries(s.d)
 
 	if s.writer, err = openPool(ctx, sqliteDSN(abs, false, opts.BusyTimeout), 1); err != nil {
 		return nil, fmt.Errorf("sqlstore: open writer %s: %w", abs, err)
@@ -175,8 +188,17 @@ func (s *Store) Close() error {
 // with other writes by group commit, and returns once that transaction is
 // durable; an error undoes fn's changes only and is mapped by fail. fn must
 // use tx only: the writer pool has a single connection, which tx holds.
+// When fn wrote events (emit), Options.OnEvents runs after the commit.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.fail(op, s.commits.submit(ctx, op, fn))
+	if s.onEvents == nil {
+		return s.fail(op, s.commits.submit(ctx, op, fn))
+	}
+	mark := &emitMark{}
+	err := s.fail(op, s.commits.submit(context.WithValue(ctx, emitKey{}, mark), op, fn))
+	if err == nil && mark.emitted {
+		s.onEvents()
+	}
+	return err
 }
 
 // exec runs one write statement and returns the affected rows.

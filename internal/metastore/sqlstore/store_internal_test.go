@@ -151,7 +151,8 @@ func queryPlan(t *testing.T, db *sql.DB, query string, args ...any) string {
 func TestEveryTableOwned(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
 	defer s.Close()
-	global := map[string]bool{"accounts": true, "blobs": true, "signing_keys": true, "schema_migrations": true}
+	global := map[string]bool{"accounts": true, "blobs": true, "signing_keys": true, "schema_migrations": true,
+		"jobs": true}
 	parents := map[string][]string{} // table -> tables it cascades from
 	rows, err := s.reader.Query("SELECT m.name, f.\"table\" FROM sqlite_master m LEFT JOIN pragma_foreign_key_list(m.name) f" +
 		" ON f.on_delete = 'CASCADE' WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite%'")

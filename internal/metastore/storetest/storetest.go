@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"IAM", iamCases},
 		{"Concurrency", concurrencyCases},
 		{"Jobs", jobCases},
+		{"Events", eventCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
