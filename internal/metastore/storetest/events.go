@@ -37,8 +37,8 @@ func allEvents(t *testing.T, s metastore.Store) []metastore.Event {
 // eventFacts is what a test compares: the event without id, seq and time.
 type eventFacts struct {
 	Account, Repo, DetailType, Action, Result string
-	Digest                                     digest.Digest
-	Tag, MediaType, ArtifactType               string
+	Digest                                    digest.Digest
+	Tag, MediaType, ArtifactType              string
 }
 
 func factsOf(evs []metastore.Event) []eventFacts {
