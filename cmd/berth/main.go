@@ -25,6 +25,7 @@ const usage = `berth: a self-hosted container registry that behaves like Amazon 
 Usage:
   berth serve [flags]     run the registry (berth serve -h lists the flags)
   berth admin account …   create, list and delete accounts (berth admin -h)
+  berth admin events …    event sinks (webhooks, NATS) and dead letters
   berth version           print the version
 `
 

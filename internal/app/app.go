@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -22,6 +23,7 @@ import (
 	"github.com/berth-registry/berth/internal/blobstore/fsblob"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/ecrapi"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/iamapi"
 	"github.com/berth-registry/berth/internal/identity"
@@ -57,6 +59,8 @@ type App struct {
 	metricsServer *httpserver.Server
 	// jobs runs background work on whichever node holds each job's claim.
 	jobs *worker.Runner
+	// events delivers registry events (a job); nil when events are off.
+	events atomic.Pointer[events.Dispatcher]
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -99,7 +103,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.meta, err = sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
+		sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics, NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +128,12 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	dispatcher, err := a.newDispatcher()
+	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	a.events.Store(dispatcher)
 	if a.jobs, err = a.newJobs(); err != nil {
 		a.meta.Close()
 		return nil, err

@@ -10,7 +10,16 @@ import (
 // Background jobs. Each runs on one node at a time, on a schedule shared by
 // all nodes (package worker).
 const (
-	jobUploadExpiry = "upload-expiry"
+	jobUploadExpiry  = "upload-expiry"
+	jobEventDelivery = "event-delivery"
+)
+
+// The event dispatcher runs as one long job that keeps a short claim
+// alive: when its node dies, another takes delivery over within about
+// eventClaimTTL plus the worker's poll interval.
+const (
+	eventDeliveryEvery = 5 * time.Second
+	eventClaimTTL      = 15 * time.Second
 )
 
 // newJobs builds this node's job runner.
@@ -19,9 +28,13 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m},
-		worker.Job{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
-	)
+	jobs := []worker.Job{
+		{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
+	}
+	if d := a.events.Load(); d != nil {
+		jobs = append(jobs, worker.Job{Name: jobEventDelivery, Every: eventDeliveryEvery, ClaimTTL: eventClaimTTL, Run: d.Run})
+	}
+	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m}, jobs...)
 }
 
 // uploadExpiryEvery checks for abandoned uploads ten times per expiry

@@ -53,19 +53,28 @@ type Config struct {
 	// MetricsAddr is a separate, unauthenticated listen address serving
 	// Prometheus metrics at /metrics. Empty means no metrics listener.
 	MetricsAddr string `yaml:"metricsAddr"`
+	// Events writes registry events to the outbox (in the transaction of
+	// each change) and delivers them to the configured sinks. Off, no
+	// event is written or delivered by this node.
+	Events bool `yaml:"events"`
+	// EventsRetention is how long an event delivered to every sink stays in
+	// the outbox.
+	EventsRetention time.Duration `yaml:"eventsRetention"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
 func Default() Config {
 	return Config{
-		Addr:         ":5000",
-		DataDir:      "./berth-data",
-		Region:       "us-east-1",
-		AccountID:    "000000000000",
-		UploadExpiry: 24 * time.Hour,
-		KeyCacheTTL:  time.Second,
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Addr:            ":5000",
+		DataDir:         "./berth-data",
+		Region:          "us-east-1",
+		AccountID:       "000000000000",
+		UploadExpiry:    24 * time.Hour,
+		KeyCacheTTL:     time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		Events:          true,
+		EventsRetention: 24 * time.Hour,
 	}
 }
 
@@ -92,6 +101,8 @@ func (c *Config) fields() []field {
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
 		{"metrics-addr", "listen address of an unauthenticated /metrics endpoint (default: none)", &c.MetricsAddr},
+		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
+		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
 	}
 }
 
@@ -217,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	if c.EventsRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))

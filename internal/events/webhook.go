@@ -163,3 +163,9 @@ func newHTTPClient() *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
+
+// SecretAAD is the additional data a sink's signing secret is sealed with,
+// binding the ciphertext to the sink it belongs to.
+func SecretAAD(accountID, sinkName string) []byte {
+	return []byte("event-sink:" + accountID + "/" + sinkName)
+}
