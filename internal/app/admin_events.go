@@ -61,9 +61,9 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // eventsCommand holds the flags of every event command.
 type eventsCommand struct {
 	account, name, typ, url, subject, secret, secretFile, prefix, sink string
-	detailTypes, eventIDs                                               listFlag
-	timeout, retryFor                                                   time.Duration
-	maxAttempts                                                         int
+	detailTypes, eventIDs                                              listFlag
+	timeout, retryFor                                                  time.Duration
+	maxAttempts                                                        int
 }
 
 // adminEvents runs `berth admin events …` (args after "events").

@@ -110,7 +110,6 @@ func (w wantEvent) payload() map[string]any {
 		"account": defaultAccount, "region": "us-east-1", "resources": []any{}, "detail": detail}
 }
 
-
 // checkPayloads compares delivered events with want, in order: every field
 // exactly, the id a UUID (and the header's), the time within the test.
 func checkPayloads(t *testing.T, got []hookRequest, want []wantEvent, since time.Time) {
