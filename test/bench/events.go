@@ -110,4 +110,3 @@ func selected(units [][]*scenario, group string) bool {
 	}
 	return false
 }
-
