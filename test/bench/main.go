@@ -62,6 +62,12 @@
 //     rep by rep with the same HEAD as the root user (whom the repository
 //     policy still applies to). The repository policy stays on that
 //     repository for the rest of the run;
+//   - registry events, Berth only: the manifest push above on a Berth process
+//     with events on and a webhook sink (a receiver in this program) that
+//     gets the events while the load runs, interleaved rep by rep with the
+//     same push on a Berth process started with --events=false; both are
+//     fresh processes of their own, started only when -only selects them or
+//     runs everything. Target: events on >= 0.9x events off;
 //   - RSS: VmRSS of each server sampled every 50 ms during one -rss-size
 //     streamed push; peak MiB (one run; RSS is not noisy).
 //
