@@ -27,7 +27,7 @@ CREATE TABLE event_streams (
 -- domain facts; the EventBridge JSON is rendered at delivery.
 CREATE TABLE event_outbox (
     seq                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id                  TEXT   NOT NULL UNIQUE, -- event UUID (EventBridge "id")
+    id                  TEXT   NOT NULL,        -- event UUID (EventBridge "id"); random, so not indexed (lookups go through deliveries)
     stream_id           BIGINT NOT NULL REFERENCES event_streams (id) ON DELETE CASCADE,
     account_id          TEXT   NOT NULL,              -- 12-digit account (EventBridge "account")
     repository          TEXT   COLLATE "C" NOT NULL,  -- repository name when the event happened
