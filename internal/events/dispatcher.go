@@ -32,6 +32,11 @@ type Options struct {
 	// Poll is how often an idle dispatcher looks for new events (default
 	// 1s); Wake starts a look at once.
 	Poll time.Duration
+	// Gather is the pause between cycles while events keep coming (default
+	// 100ms): under load, events are routed and delivered in batches
+	// rather than one by one, which costs the pushes far less. A cycle
+	// that filled a batch goes on at once.
+	Gather time.Duration
 	// Retention is how long an event delivered to every sink stays in the
 	// outbox (default 24h).
 	Retention time.Duration
@@ -61,7 +66,7 @@ type Dispatcher struct {
 const (
 	routeBatch    = 500 // events routed per transaction
 	dueBatch      = 64  // streams looked at per cycle
-	streamBatch   = 50  // events delivered per stream per cycle
+	streamBatch   = 200 // events delivered per stream per cycle
 	pruneBatch    = 1000
 	maintainEvery = time.Minute
 	statsEvery    = 5 * time.Second
@@ -87,6 +92,7 @@ func New(o Options) (*Dispatcher, error) {
 		}
 	}
 	def(&o.Poll, time.Second)
+	def(&o.Gather, 100*time.Millisecond)
 	def(&o.Retention, 24*time.Hour)
 	def(&o.MinBackoff, time.Second)
 	def(&o.MaxBackoff, 5*time.Minute)
@@ -123,7 +129,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			lastMaintain = now
 			d.maintain(ctx, now)
 		}
-		busy, err := d.Cycle(ctx)
+		load, err := d.Cycle(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.o.Logger.Warn("event dispatch failed; retrying", "err", err)
 		}
@@ -131,51 +137,71 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			lastStats = now
 			d.stats(ctx, now)
 		}
-		wait := d.o.Poll
-		if busy && err == nil {
+		// Idle: wait for a wake or the poll. Busy: gather a batch (wakes
+		// are ignored meanwhile). A full batch: go on at once.
+		wait, wake := d.o.Poll, d.wake
+		switch {
+		case err != nil:
+		case load == Full:
 			wait = 0
+		case load == Some:
+			wait, wake = d.o.Gather, nil
 		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-d.wake:
+		case <-wake:
 		case <-timer.C:
 		}
 	}
 }
 
-// Cycle routes new events and delivers what is due, once; it reports
-// whether it found work (so more may be waiting).
-func (d *Dispatcher) Cycle(ctx context.Context) (bool, error) {
-	routed := 0
+// Load says how much work a cycle found.
+type Load int
+
+// Loads, in increasing order.
+const (
+	Idle Load = iota // nothing to do
+	Some             // some work, all of it done
+	Full             // a batch was full: more is waiting
+)
+
+// Cycle routes new events and delivers what is due, once.
+func (d *Dispatcher) Cycle(ctx context.Context) (Load, error) {
+	load := Idle
 	for {
 		n, err := d.o.Store.RouteEvents(ctx, routeBatch)
 		if err != nil {
-			return routed > 0, fmt.Errorf("route events: %w", err)
+			return Some, fmt.Errorf("route events: %w", err)
 		}
-		routed += n
+		if n > 0 {
+			load = Some
+		}
 		if n < routeBatch {
 			break
 		}
 	}
 	due, err := d.o.Store.DueEventStreams(ctx, d.o.Clock(), dueBatch)
 	if err != nil {
-		return routed > 0, fmt.Errorf("due event streams: %w", err)
+		return Some, fmt.Errorf("due event streams: %w", err)
 	}
 	if len(due) == 0 {
-		return routed > 0, nil
+		return load, nil
+	}
+	load = Some
+	if len(due) == dueBatch {
+		load = Full
 	}
 	sinks, err := d.sinks(ctx)
 	if err != nil {
-		return true, err
+		return Some, err
 	}
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, d.o.Streams)
 		mu   sync.Mutex
 		errs []error
-		work bool
 	)
 	for _, st := range due {
 		k, ok := sinks[st.SinkID]
@@ -185,9 +211,9 @@ func (d *Dispatcher) Cycle(ctx context.Context) (bool, error) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			did, err := d.deliverStream(ctx, k, st)
+			l, err := d.deliverStream(ctx, k, st)
 			mu.Lock()
-			work = work || did
+			load = max(load, l)
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -195,7 +221,7 @@ func (d *Dispatcher) Cycle(ctx context.Context) (bool, error) {
 		})
 	}
 	wg.Wait()
-	return routed > 0 || work, errors.Join(errs...)
+	return load, errors.Join(errs...)
 }
 
 // sinks loads every sink by id and drops the senders of deleted ones.
@@ -214,10 +240,10 @@ func (d *Dispatcher) sinks(ctx context.Context) (map[int64]metastore.EventSink, 
 
 // deliverStream delivers the head of one sink's repository stream in
 // order, stopping at the first failure, and records the outcome.
-func (d *Dispatcher) deliverStream(ctx context.Context, k metastore.EventSink, st metastore.EventStream) (bool, error) {
+func (d *Dispatcher) deliverStream(ctx context.Context, k metastore.EventSink, st metastore.EventStream) (Load, error) {
 	head, err := d.o.Store.PendingDeliveries(ctx, k.ID, st.StreamID, streamBatch)
 	if err != nil {
-		return false, fmt.Errorf("pending deliveries: %w", err)
+		return Some, fmt.Errorf("pending deliveries: %w", err)
 	}
 	rec := metastore.DeliveryRecord{SinkID: k.ID, StreamID: st.StreamID}
 	for _, dl := range head {
@@ -241,9 +267,12 @@ func (d *Dispatcher) deliverStream(ctx context.Context, k metastore.EventSink, s
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := d.o.Store.RecordDeliveries(rctx, rec); err != nil {
-		return true, fmt.Errorf("record deliveries of sink %s: %w", k.Name, err)
+		return Some, fmt.Errorf("record deliveries of sink %s: %w", k.Name, err)
 	}
-	return len(rec.Delivered) > 0 || rec.Failed != nil || len(head) == 0, nil
+	if len(rec.Delivered) == streamBatch {
+		return Full, nil
+	}
+	return Some, nil
 }
 
 // attempt renders and sends one event.
