@@ -49,12 +49,14 @@ const (
 func newEventQueries(d dialect) eventQueries {
 	q := eventQueries{
 		// The update takes the stream's row lock before the outbox
-		// sequence is drawn: see event_streams in the migration.
+		// sequence is drawn: see event_streams in the migration. (No
+		// RETURNING: the driver pays for one with an allocation per row.)
 		upsertStream: "INSERT INTO event_streams (account_id, repository, events) VALUES (?, ?, 1)" +
-			" ON CONFLICT (account_id, repository) DO UPDATE SET events = event_streams.events + 1 RETURNING id",
-		insertEvent: insertSQL("event_outbox", []string{"id", "stream_id", "account_id", "repository", "detail_type",
-			"action_type", "result", "image_digest", "image_tag", "manifest_media_type", "artifact_media_type",
-			"detail", "occurred_at"}),
+			" ON CONFLICT (account_id, repository) DO UPDATE SET events = event_streams.events + 1",
+		insertEvent: "INSERT INTO event_outbox (id, stream_id, account_id, repository, detail_type, action_type, result," +
+			" image_digest, image_tag, manifest_media_type, artifact_media_type, detail, occurred_at)" +
+			" VALUES (?, (SELECT id FROM event_streams WHERE account_id = ? AND repository = ?)," +
+			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		repositoryOf:       "SELECT account_id, name FROM repositories WHERE id = ?",
 		manifestTypes:      "SELECT media_type, artifact_type FROM manifests WHERE repository_id = ? AND digest = ?",
 		tagsOf:             "SELECT name FROM tags WHERE repository_id = ? AND digest = ? ORDER BY name",
@@ -119,6 +121,42 @@ func newEventQueries(d dialect) eventQueries {
 	return q
 }
 
+// eventStmts are the outbox's hot write statements, prepared once on the
+// writer connection: preparing and finalizing a statement per event cost
+// a push more than the inserts themselves.
+type eventStmts struct {
+	upsertStream, insertEvent, insertDelivery, enqueue, markRouted, deleteDelivered *sql.Stmt
+}
+
+func prepareEventStmts(ctx context.Context, db *sql.DB, q eventQueries) (eventStmts, error) {
+	var ws eventStmts
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&ws.upsertStream, q.upsertStream}, {&ws.insertEvent, q.insertEvent}, {&ws.insertDelivery, q.insertDelivery},
+		{&ws.enqueue, q.enqueue}, {&ws.markRouted, q.markRouted}, {&ws.deleteDelivered, q.deleteDelivered},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			_ = ws.close()
+			return eventStmts{}, fmt.Errorf("sqlstore: prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return ws, nil
+}
+
+func (ws eventStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{ws.upsertStream, ws.insertEvent, ws.insertDelivery, ws.enqueue, ws.markRouted, ws.deleteDelivered} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // emitMark records, for one write, that it wrote events; write passes it
 // down in the context so the store can wake the dispatcher after the commit.
 type emitMark struct{ emitted bool }
@@ -156,11 +194,11 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, ev metastore.Event) error 
 	if ev.Result == "" {
 		ev.Result = metastore.ResultSuccess
 	}
-	var stream int64
-	if err := tx.QueryRowContext(ctx, s.eq.upsertStream, ev.AccountID, ev.Repository).Scan(&stream); err != nil {
+	if _, err := tx.StmtContext(ctx, s.ews.upsertStream).ExecContext(ctx, ev.AccountID, ev.Repository); err != nil {
 		return fmt.Errorf("event stream: %w", err)
 	}
-	_, err := tx.ExecContext(ctx, s.eq.insertEvent, ev.ID, stream, ev.AccountID, ev.Repository, ev.DetailType,
+	_, err := tx.StmtContext(ctx, s.ews.insertEvent).ExecContext(ctx, ev.ID, ev.AccountID, ev.Repository,
+		ev.AccountID, ev.Repository, ev.DetailType,
 		ev.ActionType, ev.Result, ev.Digest.String(), ev.Tag, ev.ManifestMediaType, ev.ArtifactMediaType,
 		string(ev.Detail), nanos(ev.Time))
 	if err != nil {
@@ -247,19 +285,21 @@ func (s *Store) RouteEvents(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return err
 		}
+		insert, enqueue, mark := tx.StmtContext(ctx, s.ews.insertDelivery), tx.StmtContext(ctx, s.ews.enqueue),
+			tx.StmtContext(ctx, s.ews.markRouted)
 		for _, x := range evs {
 			for _, k := range sinks {
 				if !k.Matches(x.ev) {
 					continue
 				}
-				if _, err := tx.ExecContext(ctx, s.eq.insertDelivery, k.ID, x.ev.Seq, x.stream); err != nil {
+				if _, err := insert.ExecContext(ctx, k.ID, x.ev.Seq, x.stream); err != nil {
 					return err
 				}
-				if _, err := tx.ExecContext(ctx, s.eq.enqueue, k.ID, x.stream, 0); err != nil {
+				if _, err := enqueue.ExecContext(ctx, k.ID, x.stream, 0); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, s.eq.markRouted, x.ev.Seq); err != nil {
+			if _, err := mark.ExecContext(ctx, x.ev.Seq); err != nil {
 				return err
 			}
 		}
@@ -296,8 +336,9 @@ func (s *Store) PendingDeliveries(ctx context.Context, sinkID, streamID int64, l
 // RecordDeliveries records what the dispatcher did with a stream's head.
 func (s *Store) RecordDeliveries(ctx context.Context, r metastore.DeliveryRecord) error {
 	return s.write(ctx, "record deliveries", func(ctx context.Context, tx *sql.Tx) error {
+		del := tx.StmtContext(ctx, s.ews.deleteDelivered)
 		for _, seq := range r.Delivered {
-			if _, err := tx.ExecContext(ctx, s.eq.deleteDelivered, r.SinkID, seq); err != nil {
+			if _, err := del.ExecContext(ctx, r.SinkID, seq); err != nil {
 				return err
 			}
 		}

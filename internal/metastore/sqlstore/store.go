@@ -61,6 +61,7 @@ type Store struct {
 	q       queries
 	jq      jobQueries
 	eq      eventQueries
+	ews     eventStmts // prepared on the writer
 	rs      readStmts
 	writer  *sql.DB // exactly one connection; all writes, through commits
 	commits *committer
@@ -103,6 +104,12 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		return nil, fmt.Errorf("sqlstore: open readers %s: %w", abs, err)
 	}
 	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q); err != nil {
+		_ = s.reader.Close()
+		_ = s.writer.Close()
+		return nil, err
+	}
+	if s.ews, err = prepareEventStmts(ctx, s.writer, s.eq); err != nil {
+		_ = s.rs.close()
 		_ = s.reader.Close()
 		_ = s.writer.Close()
 		return nil, err
@@ -181,7 +188,7 @@ func (s *Store) Close() error {
 			s.log.Warn("metadata store close hook failed", "engine", s.d.name, "err", err)
 		}
 	}
-	return errors.Join(s.rs.close(), s.reader.Close(), s.writer.Close())
+	return errors.Join(s.rs.close(), s.ews.close(), s.reader.Close(), s.writer.Close())
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), shared
