@@ -23,8 +23,14 @@ import (
 // eventQueries are the statements of the outbox, its sinks and deliveries,
 // rendered for the dialect.
 type eventQueries struct {
+	// lockStream: writing an event first locks its stream row (see
+	// event_streams in the PostgreSQL migration); SQLite's single writer
+	// already commits in outbox order and skips it.
+	lockStream                                                                         bool
+	ensureStream, streamID                                                             string
 	upsertStream, insertEvent, repositoryOf, manifestTypes, tagsOf, deleteTagReturning string
 	listEvents, anyUnrouted, unroutedEvents, markRouted, allSinks, insertDelivery      string
+	outboxBounds, firstFrom                                                            string
 	enqueue                                                                            string
 	dueStreams, pendingDeliveries, deleteDelivered, failDelivery, killDelivery         string
 	streamHasPending, dequeue, setRetry, stats, prune, requeueOrphans                  string
@@ -48,15 +54,16 @@ const (
 
 func newEventQueries(d dialect) eventQueries {
 	q := eventQueries{
-		// The update takes the stream's row lock before the outbox
-		// sequence is drawn: see event_streams in the migration. (No
-		// RETURNING: the driver pays for one with an allocation per row.)
-		upsertStream: "INSERT INTO event_streams (account_id, repository, events) VALUES (?, ?, 1)" +
-			" ON CONFLICT (account_id, repository) DO UPDATE SET events = event_streams.events + 1",
-		insertEvent: "INSERT INTO event_outbox (id, stream_id, account_id, repository, detail_type, action_type, result," +
-			" image_digest, image_tag, manifest_media_type, artifact_media_type, detail, occurred_at)" +
-			" VALUES (?, (SELECT id FROM event_streams WHERE account_id = ? AND repository = ?)," +
-			" ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		lockStream: d.name == "postgres",
+		// The no-op update takes the stream's row lock before the outbox
+		// sequence is drawn.
+		upsertStream: "INSERT INTO event_streams (account_id, repository) VALUES (?, ?)" +
+			" ON CONFLICT (account_id, repository) DO UPDATE SET repository = excluded.repository",
+		ensureStream: "INSERT INTO event_streams (account_id, repository) VALUES (?, ?)" +
+			" ON CONFLICT (account_id, repository) DO NOTHING",
+		streamID: "SELECT id FROM event_streams WHERE account_id = ? AND repository = ?",
+		insertEvent: insertSQL("event_outbox", []string{"id", "account_id", "repository", "detail_type", "action_type",
+			"result", "image_digest", "image_tag", "manifest_media_type", "artifact_media_type", "detail", "occurred_at"}),
 		repositoryOf:       "SELECT account_id, name FROM repositories WHERE id = ?",
 		manifestTypes:      "SELECT media_type, artifact_type FROM manifests WHERE repository_id = ? AND digest = ?",
 		tagsOf:             "SELECT name FROM tags WHERE repository_id = ? AND digest = ? ORDER BY name",
@@ -64,7 +71,7 @@ func newEventQueries(d dialect) eventQueries {
 
 		listEvents:     "SELECT " + eventCols + " FROM event_outbox WHERE seq > ? ORDER BY seq LIMIT ?",
 		anyUnrouted:    "SELECT 1 FROM event_outbox WHERE routed = 0 LIMIT 1",
-		unroutedEvents: "SELECT stream_id, " + eventCols + " FROM event_outbox WHERE routed = 0 ORDER BY seq LIMIT ?",
+		unroutedEvents: "SELECT " + eventCols + " FROM event_outbox WHERE routed = 0 ORDER BY seq LIMIT ?",
 		markRouted:     "UPDATE event_outbox SET routed = 1 WHERE seq = ?",
 		allSinks:       "SELECT " + sinkCols + " FROM event_sinks ORDER BY id",
 		insertDelivery: "INSERT INTO event_deliveries (sink_id, seq, stream_id) VALUES (?, ?, ?) ON CONFLICT (sink_id, seq) DO NOTHING",
@@ -88,9 +95,11 @@ func newEventQueries(d dialect) eventQueries {
 			" (SELECT count(*) FROM event_deliveries WHERE state = 'dead')," +
 			" (SELECT min(occurred_at) FROM event_outbox WHERE seq = (SELECT min(seq) FROM event_outbox WHERE routed = 0))," +
 			" (SELECT min(occurred_at) FROM event_outbox WHERE seq = (SELECT min(seq) FROM event_deliveries WHERE state = 'pending'))",
-		prune: "DELETE FROM event_outbox WHERE seq IN (SELECT o.seq FROM event_outbox o WHERE o.occurred_at < ?" +
+		outboxBounds: "SELECT min(seq), max(seq) FROM event_outbox",
+		firstFrom:    "SELECT seq, occurred_at FROM event_outbox WHERE seq >= ? ORDER BY seq LIMIT 1",
+		prune: "DELETE FROM event_outbox WHERE seq IN (SELECT o.seq FROM event_outbox o WHERE o.seq <= ?" +
 			" AND o.routed = 1 AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.seq = o.seq)" +
-			" ORDER BY o.occurred_at LIMIT ?)",
+			" ORDER BY o.seq LIMIT ?)",
 		requeueOrphans: "INSERT INTO event_queue (sink_id, stream_id, retry_at)" +
 			" SELECT DISTINCT sink_id, stream_id, 0 FROM event_deliveries WHERE state = 'pending'" +
 			" ON CONFLICT (sink_id, stream_id) DO NOTHING",
@@ -109,6 +118,7 @@ func newEventQueries(d dialect) eventQueries {
 		discardDelivery: "DELETE FROM event_deliveries WHERE sink_id = ? AND seq = ? AND state = 'dead'",
 	}
 	for _, p := range []*string{
+		&q.ensureStream, &q.streamID, &q.outboxBounds, &q.firstFrom,
 		&q.upsertStream, &q.insertEvent, &q.repositoryOf, &q.manifestTypes, &q.tagsOf, &q.deleteTagReturning,
 		&q.listEvents, &q.anyUnrouted, &q.unroutedEvents, &q.markRouted, &q.allSinks, &q.insertDelivery, &q.enqueue,
 		&q.dueStreams, &q.pendingDeliveries, &q.deleteDelivered, &q.failDelivery, &q.killDelivery,
@@ -194,11 +204,15 @@ func (s *Store) emit(ctx context.Context, tx *sql.Tx, ev metastore.Event) error 
 	if ev.Result == "" {
 		ev.Result = metastore.ResultSuccess
 	}
-	if _, err := tx.StmtContext(ctx, s.ews.upsertStream).ExecContext(ctx, ev.AccountID, ev.Repository); err != nil {
-		return fmt.Errorf("event stream: %w", err)
+	if s.eq.lockStream {
+		if _, err := tx.StmtContext(ctx, s.ews.upsertStream).ExecContext(ctx, ev.AccountID, ev.Repository); err != nil {
+			return fmt.Errorf("event stream: %w", err)
+		}
 	}
-	_, err := tx.StmtContext(ctx, s.ews.insertEvent).ExecContext(ctx, ev.ID, ev.AccountID, ev.Repository,
-		ev.AccountID, ev.Repository, ev.DetailType,
+	// One statement, two B-tree pages (the outbox and its unrouted index):
+	// inside a group commit every page a write touches is copied to the
+	// savepoint journal, so each page here is paid by every push.
+	_, err := tx.StmtContext(ctx, s.ews.insertEvent).ExecContext(ctx, ev.ID, ev.AccountID, ev.Repository, ev.DetailType,
 		ev.ActionType, ev.Result, ev.Digest.String(), ev.Tag, ev.ManifestMediaType, ev.ArtifactMediaType,
 		string(ev.Detail), nanos(ev.Time))
 	if err != nil {
@@ -268,16 +282,7 @@ func (s *Store) RouteEvents(ctx context.Context, limit int) (int, error) {
 	}
 	var n int
 	err := s.write(ctx, "route events", func(ctx context.Context, tx *sql.Tx) error {
-		type routed struct {
-			stream int64
-			ev     metastore.Event
-		}
-		evs, err := queryAll(ctx, tx, func(r scanner) (routed, error) {
-			var x routed
-			ev, err := scanEventWith(r, &x.stream)
-			x.ev = ev
-			return x, err
-		}, s.eq.unroutedEvents, limit)
+		evs, err := queryAll(ctx, tx, scanEvent, s.eq.unroutedEvents, limit)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
@@ -287,19 +292,24 @@ func (s *Store) RouteEvents(ctx context.Context, limit int) (int, error) {
 		}
 		insert, enqueue, mark := tx.StmtContext(ctx, s.ews.insertDelivery), tx.StmtContext(ctx, s.ews.enqueue),
 			tx.StmtContext(ctx, s.ews.markRouted)
-		for _, x := range evs {
+		streams := map[[2]string]int64{}
+		for _, ev := range evs {
+			stream, err := s.streamOf(ctx, tx, streams, ev)
+			if err != nil {
+				return err
+			}
 			for _, k := range sinks {
-				if !k.Matches(x.ev) {
+				if !k.Matches(ev) {
 					continue
 				}
-				if _, err := insert.ExecContext(ctx, k.ID, x.ev.Seq, x.stream); err != nil {
+				if _, err := insert.ExecContext(ctx, k.ID, ev.Seq, stream); err != nil {
 					return err
 				}
-				if _, err := enqueue.ExecContext(ctx, k.ID, x.stream, 0); err != nil {
+				if _, err := enqueue.ExecContext(ctx, k.ID, stream, 0); err != nil {
 					return err
 				}
 			}
-			if _, err := mark.ExecContext(ctx, x.ev.Seq); err != nil {
+			if _, err := mark.ExecContext(ctx, ev.Seq); err != nil {
 				return err
 			}
 		}
@@ -307,6 +317,23 @@ func (s *Store) RouteEvents(ctx context.Context, limit int) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// streamOf returns the id of ev's stream, creating it, through cache.
+func (s *Store) streamOf(ctx context.Context, tx *sql.Tx, cache map[[2]string]int64, ev metastore.Event) (int64, error) {
+	key := [2]string{ev.AccountID, ev.Repository}
+	if id, ok := cache[key]; ok {
+		return id, nil
+	}
+	if _, err := tx.ExecContext(ctx, s.eq.ensureStream, ev.AccountID, ev.Repository); err != nil {
+		return 0, fmt.Errorf("event stream: %w", err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.eq.streamID, ev.AccountID, ev.Repository).Scan(&id); err != nil {
+		return 0, fmt.Errorf("event stream: %w", err)
+	}
+	cache[key] = id
+	return id, nil
 }
 
 // DueEventStreams returns queued streams due by now, earliest first.
@@ -391,16 +418,55 @@ func (s *Store) MaintainEvents(ctx context.Context, before time.Time, limit int)
 	if limit <= 0 {
 		return 0, s.fail("maintain events", errBadLimit)
 	}
+	bound, err := s.lastSeqBefore(ctx, before)
+	if err != nil {
+		return 0, s.fail("maintain events", err)
+	}
 	var n int64
-	err := s.write(ctx, "maintain events", func(ctx context.Context, tx *sql.Tx) error {
+	err = s.write(ctx, "maintain events", func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		if n, err = execTx(ctx, tx, s.eq.prune, nanos(before), limit); err != nil {
+		if n, err = execTx(ctx, tx, s.eq.prune, bound, limit); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, s.eq.requeueOrphans)
 		return err
 	})
 	return int(n), err
+}
+
+// lastSeqBefore returns the last outbox seq of an event that happened
+// before t (0 when none), by binary search over seq: event times follow
+// seq (up to the moments between a change's clock reading and its
+// commit), so retention needs no index on time, which would cost every
+// push a page.
+func (s *Store) lastSeqBefore(ctx context.Context, t time.Time) (int64, error) {
+	var lo, hi sql.NullInt64
+	if err := s.reader.QueryRowContext(ctx, s.eq.outboxBounds).Scan(&lo, &hi); err != nil || !lo.Valid {
+		return 0, err
+	}
+	first := func(from int64) (int64, int64, error) {
+		var seq, at int64
+		err := s.reader.QueryRowContext(ctx, s.eq.firstFrom, from).Scan(&seq, &at)
+		return seq, at, err
+	}
+	_, at, err := first(lo.Int64)
+	if err != nil || at >= nanos(t) {
+		return 0, err
+	}
+	l, h := lo.Int64, hi.Int64 // invariant: the event at l happened before t
+	for l < h {
+		mid := l + (h-l+1)/2
+		seq, at, err := first(mid)
+		if err != nil {
+			return 0, err
+		}
+		if at < nanos(t) {
+			l = seq
+		} else {
+			h = mid - 1
+		}
+	}
+	return l, nil
 }
 
 func scanEvent(r scanner) (metastore.Event, error) { return scanEventWith(r) }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -156,5 +157,33 @@ func TestRequeueOrphans(t *testing.T) {
 	due, err := s.DueEventStreams(ctx, time.Now(), 10)
 	if err != nil || len(due) != 1 || due[0].SinkID != k.ID {
 		t.Fatalf("after MaintainEvents: %+v, %v", due, err)
+	}
+}
+
+// TestRetentionBySeq: MaintainEvents deletes exactly the routed events that
+// happened before the cutoff, found by binary search over seq.
+func TestRetentionBySeq(t *testing.T) {
+	var now atomic.Int64
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, repoID := eventStore(t, Options{Clock: func() time.Time { return time.Unix(0, now.Load()) }})
+	ctx := t.Context()
+	for i := range 37 { // one event a minute, with gaps the search must step over
+		now.Store(t0.Add(time.Duration(i) * time.Minute).UnixNano())
+		putTagged(t, s, repoID, fmt.Sprintf("t%02d", i))
+	}
+	if _, err := s.RouteEvents(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cutoff time.Duration
+		want   int // events deleted by this call
+	}{{-time.Minute, 0}, {0, 0}, {90 * time.Second, 2}, {10 * time.Minute, 8}, {10 * time.Minute, 0}, {time.Hour, 27}} {
+		n, err := s.MaintainEvents(ctx, t0.Add(c.cutoff), 100)
+		if err != nil || n != c.want {
+			t.Fatalf("MaintainEvents(t0%+v) = %d, %v; want %d", c.cutoff, n, err, c.want)
+		}
+	}
+	if evs, _ := s.ListEvents(ctx, 0, 100); len(evs) != 0 {
+		t.Errorf("%d events left", len(evs))
 	}
 }

@@ -7,18 +7,18 @@
 -- matching sinks of its account as one delivery per sink, and delivers them
 -- in order per repository and sink (a stream), at least once. Delivered
 -- deliveries are deleted; outbox rows are deleted once nothing is left to
--- deliver and they are older than the retention. Times are Unix
--- nanoseconds UTC.
+-- deliver and they are older than the retention (found by seq, which times
+-- follow). Times are Unix nanoseconds UTC.
 
--- event_streams: one per repository name that has had an event. Writing an
--- event updates its stream row first, so two transactions writing events of
--- one repository are serialized (PostgreSQL row lock) and outbox order is
--- commit order within a repository. Streams outlive their repositories.
+-- event_streams: one per repository name that has had an event routed;
+-- deliveries are ordered within a stream. Streams outlive repositories.
+-- (On PostgreSQL, writing an event also locks its stream row so outbox
+-- order is commit order within a repository; SQLite's single writer
+-- already commits in outbox order, so here the row is made at routing.)
 CREATE TABLE event_streams (
     id         INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     account_id TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     repository TEXT    NOT NULL, -- repository name
-    events     INTEGER NOT NULL DEFAULT 0, -- events ever written to the stream
     UNIQUE (account_id, repository)
 ) STRICT;
 
@@ -26,9 +26,8 @@ CREATE TABLE event_streams (
 -- domain facts; the EventBridge JSON is rendered at delivery.
 CREATE TABLE event_outbox (
     seq                 INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    id                  TEXT    NOT NULL,        -- event UUID (EventBridge "id"); random, so not indexed (lookups go through deliveries)
-    stream_id           INTEGER NOT NULL REFERENCES event_streams (id) ON DELETE CASCADE,
-    account_id          TEXT    NOT NULL,             -- 12-digit account (EventBridge "account")
+    id                  TEXT    NOT NULL, -- event UUID (EventBridge "id"); random, so not indexed
+    account_id          TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE, -- EventBridge "account"
     repository          TEXT    NOT NULL,             -- repository name when the event happened
     detail_type         TEXT    NOT NULL,             -- EventBridge detail-type, e.g. "ECR Image Action"
     action_type         TEXT    NOT NULL DEFAULT '',  -- PUSH, DELETE, UPDATE_STORAGE_CLASS; '' when none
@@ -44,9 +43,6 @@ CREATE TABLE event_outbox (
 
 -- Serves routing: the unrouted events in order.
 CREATE INDEX event_outbox_unrouted ON event_outbox (seq) WHERE routed = 0;
-
--- Serves retention: routed events by age.
-CREATE INDEX event_outbox_by_time ON event_outbox (occurred_at);
 
 -- event_sinks: where an account's events go, with filters.
 CREATE TABLE event_sinks (
