@@ -33,7 +33,7 @@ func (b *bench) eventScenarios() []*scenario {
 		if err := b.pushManifestBlobs(ctx, t, repoManifests); err != nil {
 			return err
 		}
-		if t != b.events.on || b.events.sinkReady {
+		if t != b.events.on || b.events.sinkReady || !b.o.eventsSink {
 			return nil
 		}
 		b.events.sinkReady = true
@@ -44,7 +44,11 @@ func (b *bench) eventScenarios() []*scenario {
 		}
 		return nil
 	}
-	on := b.rateScenario("manifest_push_events", "manifest push, events on, webhook sink",
+	title := "manifest push, events on, webhook sink"
+	if !b.o.eventsSink {
+		title = "manifest push, events on, no sink"
+	}
+	on := b.rateScenario("manifest_push_events", title,
 		rule{baseline: "manifest_push_events_off", ratio: 0.9}, prepare, b.manifestPushOp, false)
 	off := b.rateScenario("manifest_push_events_off", "manifest push, --events=false", rule{info: true},
 		prepare, b.manifestPushOp, false)

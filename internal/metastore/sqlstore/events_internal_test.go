@@ -187,3 +187,13 @@ func TestRetentionBySeq(t *testing.T) {
 		t.Errorf("%d events left", len(evs))
 	}
 }
+
+// TestWriterJournalsInMemory: the writer keeps its statement journal (one
+// page copy per page a write changes) in memory, not in temporary files.
+func TestWriterJournalsInMemory(t *testing.T) {
+	s, _ := eventStore(t, Options{})
+	var mode int
+	if err := s.writer.QueryRowContext(t.Context(), "PRAGMA temp_store").Scan(&mode); err != nil || mode != 2 {
+		t.Errorf("writer temp_store = %d, %v; want 2 (MEMORY)", mode, err)
+	}
+}

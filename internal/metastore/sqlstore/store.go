@@ -148,6 +148,11 @@ func sqliteDSN(path string, readOnly bool, busy time.Duration) string {
 		v.Add("_pragma", "foreign_keys(1)")
 		v.Add("_pragma", "journal_mode(WAL)")
 		v.Add("_pragma", "synchronous(FULL)")
+		// Group commit runs each write in a savepoint, which copies every
+		// page it changes to the statement journal; past 64 KiB SQLite
+		// spills that journal to a temporary file, created and written for
+		// each large batch. In memory it costs a copy.
+		v.Add("_pragma", "temp_store(MEMORY)")
 		v.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath() + "?" + v.Encode()
