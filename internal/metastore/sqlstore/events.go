@@ -294,13 +294,13 @@ func (s *Store) RouteEvents(ctx context.Context, limit int) (int, error) {
 			tx.StmtContext(ctx, s.ews.markRouted)
 		streams := map[[2]string]int64{}
 		for _, ev := range evs {
-			stream, err := s.streamOf(ctx, tx, streams, ev)
-			if err != nil {
-				return err
-			}
 			for _, k := range sinks {
 				if !k.Matches(ev) {
 					continue
+				}
+				stream, err := s.streamOf(ctx, tx, streams, ev)
+				if err != nil {
+					return err
 				}
 				if _, err := insert.ExecContext(ctx, k.ID, ev.Seq, stream); err != nil {
 					return err

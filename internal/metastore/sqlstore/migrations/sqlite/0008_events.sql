@@ -10,7 +10,7 @@
 -- deliver and they are older than the retention (found by seq, which times
 -- follow). Times are Unix nanoseconds UTC.
 
--- event_streams: one per repository name that has had an event routed;
+-- event_streams: one per repository name that has had an event for a sink;
 -- deliveries are ordered within a stream. Streams outlive repositories.
 -- (On PostgreSQL, writing an event also locks its stream row so outbox
 -- order is commit order within a repository; SQLite's single writer
