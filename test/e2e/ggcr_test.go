@@ -134,7 +134,6 @@ func wantTransportError(t testing.TB, what string, err error, status int, code s
 func TestImageRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := startBerth(t, withCreateOnPush())
-	ctx := testContext(t, 2*time.Minute)
 	tests := []struct {
 		name string
 		img  func(testing.TB) v1.Image
@@ -147,6 +146,9 @@ func TestImageRoundTrip(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			// The deadline starts when the subtest runs, not while it
+			// waits for a parallel slot.
+			ctx := testContext(t, 2*time.Minute)
 			img := tc.img(t)
 			repo := s.repo(t, "roundtrip/"+tc.name)
 			if err := remote.Write(repo.Tag("v1"), img, remoteOpts(ctx)...); err != nil {
@@ -170,7 +172,6 @@ func TestImageRoundTrip(t *testing.T) {
 func TestIndexRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := startBerth(t, withCreateOnPush())
-	ctx := testContext(t, 2*time.Minute)
 	flat, err := random.Index(1024, 2, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +189,7 @@ func TestIndexRoundTrip(t *testing.T) {
 	}{{"flat", flat}, {"nested", nested}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t, 2*time.Minute) // counted from when the subtest runs
 			repo := s.repo(t, "index/"+tc.name)
 			if err := remote.WriteIndex(repo.Tag("multi"), tc.idx, remoteOpts(ctx)...); err != nil {
 				t.Fatalf("push index: %v", err)
