@@ -27,6 +27,7 @@ Usage:
   berth admin account …   create, list and delete accounts (berth admin -h)
   berth migrate [flags]   apply pending database schema migrations (berth migrate -h)
   berth gc [--dry-run]    collect garbage now, or report what would be reclaimed (berth gc -h)
+  berth admin events …    event sinks (webhooks, NATS) and dead letters
   berth version           print the version
 `
 

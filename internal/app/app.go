@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -21,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/ecrapi"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/iamapi"
 	"github.com/berth-registry/berth/internal/identity"
@@ -59,6 +61,8 @@ type App struct {
 	jobs *worker.Runner
 	// gc collects garbage when the gc job runs here.
 	gc *gc.Collector
+	// events delivers registry events (a job); nil when events are off.
+	events atomic.Pointer[events.Dispatcher]
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -100,7 +104,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.sealer, err = auth.NewSealer(key); err != nil {
 		return nil, err
 	}
-	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
+	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
+		NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +134,12 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	dispatcher, err := a.newDispatcher()
+	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	a.events.Store(dispatcher)
 	if a.jobs, err = a.newJobs(); err != nil {
 		a.meta.Close()
 		return nil, err

@@ -11,8 +11,17 @@ import (
 // Background jobs. Each runs on one node at a time, on a schedule shared by
 // all nodes (package worker).
 const (
-	jobUploadExpiry = "upload-expiry"
-	jobGC           = "gc"
+	jobUploadExpiry  = "upload-expiry"
+	jobGC            = "gc"
+	jobEventDelivery = "event-delivery"
+)
+
+// The event dispatcher runs as one long job that keeps a short claim
+// alive: when its node dies, another takes delivery over within about
+// eventClaimTTL plus the worker's poll interval.
+const (
+	eventDeliveryEvery = 5 * time.Second
+	eventClaimTTL      = 15 * time.Second
 )
 
 // newJobs builds this node's job runner.
@@ -26,6 +35,9 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	}
 	if a.cfg.GCInterval > 0 {
 		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})
+	}
+	if d := a.events.Load(); d != nil {
+		jobs = append(jobs, worker.Job{Name: jobEventDelivery, Every: eventDeliveryEvery, ClaimTTL: eventClaimTTL, Run: d.Run})
 	}
 	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m}, jobs...)
 }

@@ -81,6 +81,13 @@ type Config struct {
 	// (after their current use), so a pool rebalances across servers behind
 	// one address; 0 keeps them.
 	DBConnMaxLifetime time.Duration `yaml:"dbConnMaxLifetime"`
+	// Events writes registry events to the outbox (in the transaction of
+	// each change) and delivers them to the configured sinks. Off, no
+	// event is written or delivered by this node.
+	Events bool `yaml:"events"`
+	// EventsRetention is how long an event delivered to every sink stays in
+	// the outbox.
+	EventsRetention time.Duration `yaml:"eventsRetention"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -98,8 +105,10 @@ func Default() Config {
 		LogFormat:    "text",
 		BlobStore:    defaultBlobStore(),
 		Migrate:      true,
+		Events:       true,
 
 		DBConnMaxLifetime: 30 * time.Minute,
+		EventsRetention:   24 * time.Hour,
 	}
 }
 
@@ -133,6 +142,8 @@ func (c *Config) fields() []field {
 		{"db-max-conns", "most database connections (PostgreSQL pool or SQLite readers; 0: engine default)", &c.DBMaxConns},
 		{"db-max-idle-conns", "PostgreSQL connections kept open while idle (0: all)", &c.DBMaxIdleConns},
 		{"db-conn-max-lifetime", "close PostgreSQL connections older than this (0: never)", &c.DBConnMaxLifetime},
+		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
+		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
 	}, c.BlobStore.fields()...)
 }
 
@@ -274,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCGrace < 0 {
 		errs = append(errs, fmt.Errorf("gc-grace %s: must not be negative", c.GCGrace))
+	}
+	if c.EventsRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))

@@ -116,6 +116,7 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"bad metrics addr", []string{"--metrics-addr", "9090"}, nil, "metrics-addr"},
 		{"metrics on the main listener", []string{"--addr", ":5000", "--metrics-addr", ":5000"}, nil, "must differ"},
 		{"host with scheme", []string{"--registry-host", "https://x"}, nil, "registry-host"},
+		{"tiny events retention", []string{"--events-retention", "10s"}, nil, "events-retention"},
 		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
 		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
@@ -213,5 +214,28 @@ func TestDatabaseErrorsHidePassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%q: error %v (want one without the password)", dsn, err)
 		}
+	}
+}
+
+func TestEventsSwitch(t *testing.T) {
+	t.Parallel()
+	if cfg := Default(); !cfg.Events || cfg.EventsRetention != 24*time.Hour {
+		t.Fatalf("defaults: events %v, retention %s", cfg.Events, cfg.EventsRetention)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--events=false"}, nil},
+		{nil, map[string]string{"BERTH_EVENTS": "false"}},
+	} {
+		cfg, err := load(t, c.args, c.env)
+		if err != nil || cfg.Events {
+			t.Errorf("%v %v: events %v, err %v", c.args, c.env, cfg.Events, err)
+		}
+	}
+	cfg, err := load(t, []string{"--events-retention", "2h"}, nil)
+	if err != nil || cfg.EventsRetention != 2*time.Hour {
+		t.Errorf("--events-retention 2h: %s, %v", cfg.EventsRetention, err)
 	}
 }

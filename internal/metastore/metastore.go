@@ -280,6 +280,8 @@ type Store interface {
 	IAMStore
 	JobStore
 	GCStore
+	EventOutbox
+	EventSinkStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

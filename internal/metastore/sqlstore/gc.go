@@ -190,11 +190,6 @@ func pick[T any](in []T, keys []string, key func(T) digest.Digest) []T {
 	return out
 }
 
-func scanString(r scanner) (string, error) {
-	var v string
-	return v, r.Scan(&v)
-}
-
 // CollectableBlobs lists the blob records a pass at c would delete.
 func (s *Store) CollectableBlobs(ctx context.Context, c metastore.GCCutoffs, after digest.Digest, limit int) ([]metastore.CollectableBlob, error) {
 	if err := gcBatch(limit); err != nil {

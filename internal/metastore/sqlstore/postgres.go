@@ -79,6 +79,11 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		_ = db.Close()
 		return nil, err
 	}
+	if s.ews, err = prepareEventStmts(ctx, db, s.eq); err != nil {
+		_ = s.rs.close()
+		_ = db.Close()
+		return nil, err
+	}
 	s.writes = newTxWriter(db, s.d, opts.Metrics, opts.Clock)
 	s.log.Info("metadata store opened", "engine", s.d.name, "database", where, "max_conns", maxConns,
 		"max_idle_conns", idle, "conn_max_lifetime", opts.ConnMaxLifetime)

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Concurrency", concurrencyCases},
 		{"Jobs", jobCases},
 		{"GC", gcCases},
+		{"Events", eventCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
