@@ -26,16 +26,16 @@ type eventQueries struct {
 	// lockStream: writing an event first runs streamLock (PostgreSQL;
 	// see newEventQueries); SQLite's single writer already commits in
 	// outbox order and skips it.
-	lockStream                                                                         bool
-	ensureStream, streamID                                                             string
+	lockStream                                                                       bool
+	ensureStream, streamID                                                           string
 	streamLock, insertEvent, repositoryOf, manifestTypes, tagsOf, deleteTagReturning string
-	listEvents, anyUnrouted, unroutedEvents, markRouted, allSinks, insertDelivery      string
-	outboxBounds, firstFrom                                                            string
-	enqueue                                                                            string
-	dueStreams, pendingDeliveries, deleteDelivered, failDelivery, killDelivery         string
-	streamHasPending, dequeue, setRetry, stats, prune, requeueOrphans                  string
-	insertSink, listSinks, deleteSink, listDeadLetters, deadLetterKeys                 string
-	reviveDelivery, discardDelivery                                                    string
+	listEvents, anyUnrouted, unroutedEvents, markRouted, allSinks, insertDelivery    string
+	outboxBounds, firstFrom                                                          string
+	enqueue                                                                          string
+	dueStreams, pendingDeliveries, deleteDelivered, failDelivery, killDelivery       string
+	streamHasPending, dequeue, setRetry, stats, prune, requeueOrphans                string
+	insertSink, listSinks, deleteSink, listDeadLetters, deadLetterKeys               string
+	reviveDelivery, discardDelivery                                                  string
 }
 
 const (
