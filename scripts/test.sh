@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
+# on_exit adds a command to the EXIT trap, keeping the ones set before.
+on_exit() {
+	local prev
+	prev=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+	trap "$1${prev:+; $prev}" EXIT
+}
+
 command -v go >/dev/null || die "Go is required (https://go.dev/dl/)"
 
 say "Docker Engine"
@@ -42,7 +49,7 @@ stop_minio() {
 	if [ -n "$minio_pid" ]; then kill "$minio_pid" 2>/dev/null || true; wait "$minio_pid" 2>/dev/null || true; fi
 	rm -rf "$minio_dir"
 }
-trap stop_minio EXIT
+on_exit stop_minio
 export BERTH_TEST_S3_ACCESS_KEY=berthtest BERTH_TEST_S3_SECRET_KEY=berthtest-secret-0123456789
 for attempt in 1 2 3; do
 	port="$(free_port)"
@@ -63,6 +70,29 @@ done
 export BERTH_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
 echo "MinIO $("$minio" --version | head -1) on $BERTH_TEST_S3_ENDPOINT"
 
+say "NATS server (event delivery tests)"
+# The Debian package; the tests publish to and subscribe on this server.
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+	command -v apt-get >/dev/null || die "nats-server is required (Debian package nats-server)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server; } >/dev/null ||
+		die "could not install nats-server with apt-get"
+fi
+nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+nats_log=$(mktemp)
+"$nats_bin" -a 127.0.0.1 -p -1 >"$nats_log" 2>&1 &
+nats_pid=$!
+stop_nats() { kill "$nats_pid" 2>/dev/null || true; wait "$nats_pid" 2>/dev/null || true; rm -f "$nats_log"; }
+on_exit stop_nats
+nats_addr=
+for _ in $(seq 100); do
+	nats_addr=$(grep -o 'Listening for client connections on [0-9.:]*' "$nats_log" | awk '{print $NF}' || true)
+	[ -n "$nats_addr" ] && break
+	sleep 0.1
+done
+[ -n "$nats_addr" ] || die "nats-server did not start: $(cat "$nats_log")"
+export BERTH_TEST_NATS_URL="nats://$nats_addr"
+echo "nats-server $("$nats_bin" --version | awk '{print $NF}') at $BERTH_TEST_NATS_URL"
+
 say "lint"
 make lint
 
@@ -74,12 +104,6 @@ make lint
 # Tests that restart the server start private clusters of their own.
 PG_DIR= PG_BIN= PG_RUN=()
 
-# on_exit adds a command to the EXIT trap, keeping the ones set before.
-on_exit() {
-	local prev
-	prev=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
-	trap "$1${prev:+; $prev}" EXIT
-}
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 

@@ -26,6 +26,8 @@ Usage:
   berth serve [flags]     run the registry (berth serve -h lists the flags)
   berth admin account …   create, list and delete accounts (berth admin -h)
   berth migrate [flags]   apply pending database schema migrations (berth migrate -h)
+  berth gc [--dry-run]    collect garbage now, or report what would be reclaimed (berth gc -h)
+  berth admin events …    event sinks (webhooks, NATS) and dead letters
   berth version           print the version
 `
 
@@ -45,6 +47,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return admin(args[1:], stdout, stderr)
 	case "migrate":
 		return migrate(args[1:], stdout, stderr)
+	case "gc":
+		return collectGarbage(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "berth", version)
 		return 0
@@ -114,6 +118,27 @@ func migrate(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "berth migrate: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func collectGarbage(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, app.GCUsage)
+		return 0
+	}
+	cfg := config.Default()
+	cfg.LogLevel = "warn" // the report is printed; store messages are not for the operator here
+	log := app.NewLogger(cfg, stderr).With("command", "gc")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := app.GC(ctx, args, app.Deps{Logger: log, Clock: time.Now, Getenv: os.Getenv, Stdout: stdout})
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "berth gc: %v\n", err)
 		return 1
 	}
 	return 0

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -21,6 +22,7 @@ import (
 	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/ecrapi"
+	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/iamapi"
 	"github.com/berth-registry/berth/internal/identity"
@@ -30,6 +32,7 @@ import (
 	"github.com/berth-registry/berth/internal/policy"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/worker"
+	"github.com/berth-registry/berth/internal/worker/gc"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,6 +61,10 @@ type App struct {
 	jobs *worker.Runner
 	// pulls buffers pull times; Run flushes it on schedule and at the end.
 	pulls *registry.PullTimes
+	// gc collects garbage when the gc job runs here.
+	gc *gc.Collector
+	// events delivers registry events (a job); nil when events are off.
+	events atomic.Pointer[events.Dispatcher]
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -99,7 +106,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.sealer, err = auth.NewSealer(key); err != nil {
 		return nil, err
 	}
-	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics})
+	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
+		NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +130,23 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
-		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect,
+		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect, GCGrace: cfg.GCGrace,
 		PullTimes: a.pulls, RestoreRequested: a.restoreRequested,
 	})
 	if err != nil {
 		a.meta.Close()
 		return nil, err
 	}
+	if a.gc, err = a.newCollector(); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	dispatcher, err := a.newDispatcher()
+	if err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	a.events.Store(dispatcher)
 	if a.jobs, err = a.newJobs(); err != nil {
 		a.meta.Close()
 		return nil, err

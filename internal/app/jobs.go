@@ -5,16 +5,27 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/worker"
+	"github.com/berth-registry/berth/internal/worker/gc"
 )
 
 // Background jobs. Each runs on one node at a time, on a schedule shared by
 // all nodes (package worker).
 const (
-	jobUploadExpiry = "upload-expiry"
+	jobUploadExpiry  = "upload-expiry"
+	jobGC            = "gc"
+	jobEventDelivery = "event-delivery"
 	// jobImageRestore completes restores from the archive storage class.
 	// Berth moves no data to restore, so a restore waits only for this
 	// job, which each restore request triggers (restoreRequested).
 	jobImageRestore = "image-restore"
+)
+
+// The event dispatcher runs as one long job that keeps a short claim
+// alive: when its node dies, another takes delivery over within about
+// eventClaimTTL plus the worker's poll interval.
+const (
+	eventDeliveryEvery = 5 * time.Second
+	eventClaimTTL      = 15 * time.Second
 )
 
 // imageRestoreEvery is how often pending restores are completed without a
@@ -27,10 +38,24 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m},
-		worker.Job{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
-		worker.Job{Name: jobImageRestore, Every: imageRestoreEvery, Run: a.completeRestores},
-	)
+	jobs := []worker.Job{
+		{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
+		{Name: jobImageRestore, Every: imageRestoreEvery, Run: a.completeRestores},
+	}
+	if a.cfg.GCInterval > 0 {
+		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})
+	}
+	if d := a.events.Load(); d != nil {
+		jobs = append(jobs, worker.Job{Name: jobEventDelivery, Every: eventDeliveryEvery, ClaimTTL: eventClaimTTL, Run: d.Run})
+	}
+	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m}, jobs...)
+}
+
+// collectGarbage runs one garbage-collection pass; the pass logs its
+// summary.
+func (a *App) collectGarbage(ctx context.Context) error {
+	_, err := a.gc.Pass(ctx, gc.PassOptions{Grace: a.cfg.GCGrace})
+	return err
 }
 
 // uploadExpiryEvery checks for abandoned uploads ten times per expiry
@@ -46,6 +71,15 @@ func (a *App) expireUploads(ctx context.Context) error {
 		a.log.Info("expired upload sessions", "count", n)
 	}
 	return err
+}
+
+// newCollector builds the garbage collector the gc job runs.
+func (a *App) newCollector() (*gc.Collector, error) {
+	m, err := gc.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	return gc.New(gc.Options{Meta: a.meta, Blobs: a.blobs, Logger: a.log, Clock: a.now, Metrics: m})
 }
 
 // completeRestores makes images whose restore was requested pullable.

@@ -37,6 +37,18 @@ type Blob interface {
 	io.ReadSeekCloser
 }
 
+// BlobInfo describes a committed blob, as Walk reports it.
+type BlobInfo struct {
+	Digest digest.Digest
+	Size   int64
+	// ModTime is when the blob was last committed: CommitUpload sets it
+	// (also when it commits onto an existing blob), to the backend's
+	// timestamp precision. Garbage collection leaves bytes without
+	// metadata alone until they are older than its grace period, so a
+	// commit whose metadata is still being written is not disturbed.
+	ModTime time.Time
+}
+
 // Store is the blob port. All methods are safe for concurrent use, also on
 // one upload: the service serializes an upload's calls on one node only, so
 // two nodes holding the same recorded state may append at its offset at
@@ -51,8 +63,9 @@ type Store interface {
 	// Delete removes a committed blob; deleting a missing blob is not an error.
 	Delete(ctx context.Context, d digest.Digest) error
 	// Walk calls fn for every committed blob (order unspecified) until fn
-	// returns an error, which Walk then returns.
-	Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error
+	// returns an error, which Walk then returns. A blob deleted or
+	// committed while the walk runs may or may not be reported.
+	Walk(ctx context.Context, fn func(b BlobInfo) error) error
 
 	// CreateUpload reserves storage for a new upload.
 	CreateUpload(ctx context.Context, id string) (UploadState, error)
@@ -62,7 +75,8 @@ type Store interface {
 	AppendUpload(ctx context.Context, st UploadState, offset int64, r io.Reader) (int64, UploadState, error)
 	// CommitUpload makes the upload's size bytes durable and visible under d,
 	// then releases the upload. Committing onto an existing blob is allowed
-	// (content addressing makes it identical) and leaves one copy.
+	// (content addressing makes it identical) and leaves one copy; either
+	// way the blob's ModTime becomes the time of this commit.
 	CommitUpload(ctx context.Context, st UploadState, size int64, d digest.Digest) error
 	// ReadUpload reads back the first size bytes of an upload, for a client
 	// that names the digest algorithm only when completing.

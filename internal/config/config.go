@@ -44,6 +44,13 @@ type Config struct {
 	AnonymousPull bool `yaml:"anonymousPull"`
 	// UploadExpiry is how long an idle upload session lives.
 	UploadExpiry time.Duration `yaml:"uploadExpiry"`
+	// GCInterval is the time between background garbage-collection
+	// passes (one node runs each); zero disables them.
+	GCInterval time.Duration `yaml:"gcInterval"`
+	// GCGrace is how old an unreferenced blob link, an unlinked blob or
+	// bytes without metadata must be before garbage collection removes
+	// them; it protects pushes in flight.
+	GCGrace time.Duration `yaml:"gcGrace"`
 	// KeyCacheTTL is how long a node trusts an access-key row it read; a
 	// key changed on another node applies within this time. Zero reads the
 	// database on every request.
@@ -74,6 +81,13 @@ type Config struct {
 	// (after their current use), so a pool rebalances across servers behind
 	// one address; 0 keeps them.
 	DBConnMaxLifetime time.Duration `yaml:"dbConnMaxLifetime"`
+	// Events writes registry events to the outbox (in the transaction of
+	// each change) and delivers them to the configured sinks. Off, no
+	// event is written or delivered by this node.
+	Events bool `yaml:"events"`
+	// EventsRetention is how long an event delivered to every sink stays in
+	// the outbox.
+	EventsRetention time.Duration `yaml:"eventsRetention"`
 	// PullTimeFlush is how often each node writes the pull times it
 	// buffered (lastRecordedPullTime), and so their precision.
 	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
@@ -87,13 +101,17 @@ func Default() Config {
 		Region:       "us-east-1",
 		AccountID:    "000000000000",
 		UploadExpiry: 24 * time.Hour,
+		GCInterval:   time.Hour,
+		GCGrace:      time.Hour,
 		KeyCacheTTL:  time.Second,
 		LogLevel:     "info",
 		LogFormat:    "text",
 		BlobStore:    defaultBlobStore(),
 		Migrate:      true,
+		Events:       true,
 
 		DBConnMaxLifetime: 30 * time.Minute,
+		EventsRetention:   24 * time.Hour,
 		PullTimeFlush:     10 * time.Second,
 	}
 }
@@ -117,6 +135,8 @@ func (c *Config) fields() []field {
 		{"create-on-push", "create missing repositories on first push", &c.CreateOnPush},
 		{"anonymous-pull", "let unauthenticated clients pull what policies grant to Principal \"*\"", &c.AnonymousPull},
 		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
+		{"gc-interval", "time between background garbage-collection passes (0: none)", &c.GCInterval},
+		{"gc-grace", "age before garbage collection removes an unreferenced blob or link", &c.GCGrace},
 		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
@@ -126,6 +146,8 @@ func (c *Config) fields() []field {
 		{"db-max-conns", "most database connections (PostgreSQL pool or SQLite readers; 0: engine default)", &c.DBMaxConns},
 		{"db-max-idle-conns", "PostgreSQL connections kept open while idle (0: all)", &c.DBMaxIdleConns},
 		{"db-conn-max-lifetime", "close PostgreSQL connections older than this (0: never)", &c.DBConnMaxLifetime},
+		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
+		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
 		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
 	}, c.BlobStore.fields()...)
 }
@@ -262,6 +284,15 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadExpiry < time.Second {
 		errs = append(errs, fmt.Errorf("upload-expiry %s: must be at least 1s", c.UploadExpiry))
+	}
+	if c.GCInterval != 0 && c.GCInterval < time.Second {
+		errs = append(errs, fmt.Errorf("gc-interval %s: must be 0 (no background collection) or at least 1s", c.GCInterval))
+	}
+	if c.GCGrace < 0 {
+		errs = append(errs, fmt.Errorf("gc-grace %s: must not be negative", c.GCGrace))
+	}
+	if c.EventsRetention < time.Minute {
+		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
 	}
 	if c.PullTimeFlush < time.Second || c.PullTimeFlush > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("pull-time-flush %s: must be between 1s and 24h", c.PullTimeFlush))

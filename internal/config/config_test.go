@@ -39,11 +39,11 @@ func TestDefaultsNeedNoConfiguration(t *testing.T) {
 func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "berth.yaml")
-	yaml := "addr: \":6000\"\nregion: eu-west-1\naccountId: \"111111111111\"\ncreateOnPush: true\nuploadExpiry: 2h\n"
+	yaml := "addr: \":6000\"\nregion: eu-west-1\naccountId: \"111111111111\"\ncreateOnPush: true\nuploadExpiry: 2h\ngcGrace: 30m\n"
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1"},
+	cfg, err := load(t, []string{"--config", file, "--region", "ap-south-1", "--gc-interval", "0"},
 		map[string]string{"BERTH_ACCOUNT_ID": "222222222222", "BERTH_REGION": "us-west-2"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestPrecedenceFlagOverEnvOverFileOverDefault(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if !cfg.CreateOnPush || cfg.UploadExpiry != 2*time.Hour {
+	if !cfg.CreateOnPush || cfg.UploadExpiry != 2*time.Hour || cfg.GCGrace != 30*time.Minute || cfg.GCInterval != 0 {
 		t.Errorf("file booleans/durations not applied: %+v", cfg)
 	}
 }
@@ -109,6 +109,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"bad addr", []string{"--addr", "5000"}, nil, "addr"},
 		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, "tls-cert and tls-key"},
 		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
+		{"tiny gc interval", []string{"--gc-interval", "10ms"}, nil, "gc-interval"},
+		{"negative gc grace", []string{"--gc-grace", "-1s"}, nil, "gc-grace"},
 		{"pull times flushed too often", []string{"--pull-time-flush", "100ms"}, nil, "pull-time-flush"},
 		{"pull times flushed too rarely", []string{"--pull-time-flush", "25h"}, nil, "pull-time-flush"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},
@@ -116,6 +118,7 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"bad metrics addr", []string{"--metrics-addr", "9090"}, nil, "metrics-addr"},
 		{"metrics on the main listener", []string{"--addr", ":5000", "--metrics-addr", ":5000"}, nil, "must differ"},
 		{"host with scheme", []string{"--registry-host", "https://x"}, nil, "registry-host"},
+		{"tiny events retention", []string{"--events-retention", "10s"}, nil, "events-retention"},
 		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
 		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
@@ -213,5 +216,28 @@ func TestDatabaseErrorsHidePassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("%q: error %v (want one without the password)", dsn, err)
 		}
+	}
+}
+
+func TestEventsSwitch(t *testing.T) {
+	t.Parallel()
+	if cfg := Default(); !cfg.Events || cfg.EventsRetention != 24*time.Hour {
+		t.Fatalf("defaults: events %v, retention %s", cfg.Events, cfg.EventsRetention)
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--events=false"}, nil},
+		{nil, map[string]string{"BERTH_EVENTS": "false"}},
+	} {
+		cfg, err := load(t, c.args, c.env)
+		if err != nil || cfg.Events {
+			t.Errorf("%v %v: events %v, err %v", c.args, c.env, cfg.Events, err)
+		}
+	}
+	cfg, err := load(t, []string{"--events-retention", "2h"}, nil)
+	if err != nil || cfg.EventsRetention != 2*time.Hour {
+		t.Errorf("--events-retention 2h: %s, %v", cfg.EventsRetention, err)
 	}
 }

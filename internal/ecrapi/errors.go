@@ -51,14 +51,16 @@ const (
 	excExclusionNotFound                   = "ExclusionNotFoundException"
 )
 
-// fixedMessageOf replaces the message of exceptions whose errors carry
-// internals (a database address) that clients must not see.
+// fixedMessageOf replaces the message of exceptions whose errors, unless
+// the service wrote them for clients, carry internals (a database address)
+// that clients must not see.
 var fixedMessageOf = map[string]string{
 	excServiceUnavailable: "The service cannot reach its database right now. Retry the request.",
 }
 
 // statusOf is the exception table: every modeled client exception is 400,
-// ServerException 500 (spec §12.1). Common errors follow AWS's list.
+// ServerException 500 (spec §12.1). Common errors follow AWS's list;
+// ServiceUnavailable (503) is a temporary condition every AWS SDK retries.
 func statusOf(exc string) int {
 	switch exc {
 	case excServer:
@@ -148,7 +150,7 @@ func (h *Handler) toAPIError(ctx context.Context, op string, err error) *apiErro
 		if !errors.Is(err, m.kind) {
 			continue
 		}
-		if msg, ok := fixedMessageOf[m.exc]; ok {
+		if msg, ok := fixedMessageOf[m.exc]; ok && !registry.HasMessage(err) {
 			h.log.WarnContext(ctx, "request failed", "operation", op, "exception", m.exc, "err", err)
 			return exception(m.exc, msg)
 		}

@@ -192,10 +192,19 @@ type RepositoryStore interface {
 
 // BlobIndex records which blobs exist and which repositories they belong to.
 type BlobIndex interface {
-	// LinkBlob records that d (of size) is committed and belongs to repo.
-	// Idempotent; an error (not a sentinel) when size differs from the size
-	// already recorded for d; ErrNotFound when the repository does not exist.
-	LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64) error
+	// LinkBlob records that d (of size) is committed and belongs to repo,
+	// and sets the link's time to now. Idempotent; an error (not a
+	// sentinel) when size differs from the size already recorded for d;
+	// ErrNotFound when the repository does not exist; ErrBlobDeleting when
+	// garbage collection is deleting d.
+	//
+	// When d has no record yet, stored is asked, inside the transaction,
+	// whether the blob store holds d's bytes; if not (garbage collection
+	// deleted them after the caller stored them), ErrBlobDeleting and
+	// nothing is written. This makes "every link points at stored bytes"
+	// hold against a concurrent collection. stored may be nil only where
+	// no collection runs against these blobs (tests, fixtures).
+	LinkBlob(ctx context.Context, repoID int64, d digest.Digest, size int64, stored BlobStored) error
 	// BlobSize returns the size of d if it is linked to repo, else ErrNotFound.
 	BlobSize(ctx context.Context, repoID int64, d digest.Digest) (int64, error)
 	// UnlinkBlob removes the link; ErrNotFound when there was none.
@@ -252,10 +261,11 @@ type UploadStore interface {
 	// UpdatedAt with the store's clock (u.UpdatedAt is ignored).
 	UpdateUpload(ctx context.Context, u Upload, prevOffset int64) error
 	DeleteUpload(ctx context.Context, id string) error
-	// FinishUpload links blob d (of size) to the repository and deletes the
-	// upload session in one transaction, so a completed upload costs one
-	// commit. A session already gone is not an error.
-	FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64) error
+	// FinishUpload links blob d (of size) to the repository, as LinkBlob
+	// does (stored likewise), and deletes the upload session in one
+	// transaction, so a completed upload costs one commit. A session
+	// already gone is not an error.
+	FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64, stored BlobStored) error
 	// ExpiredUploads lists uploads not updated since before, at most limit
 	// (positive), oldest first. CreateUpload sets zero CreatedAt/UpdatedAt to
 	// the store's clock; DeleteUpload of a missing session is not an error.
@@ -277,6 +287,9 @@ type Store interface {
 	SigningKeyStore
 	IAMStore
 	JobStore
+	GCStore
+	EventOutbox
+	EventSinkStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -65,8 +65,9 @@ var retryAfterOf = map[code]string{
 	codeUnavailable: "1",
 }
 
-// fixedMessageOf replaces the message of codes whose errors carry
-// internals (a database address) that clients must not see.
+// fixedMessageOf replaces the message of codes whose errors, unless the
+// service wrote them for clients, carry internals (a database address)
+// that clients must not see.
 var fixedMessageOf = map[code]string{
 	codeUnavailable: "the registry cannot reach its database right now; retry shortly",
 }
@@ -118,7 +119,7 @@ func (h *Handler) writeError(ctx context.Context, w http.ResponseWriter, r *http
 	if errors.Is(err, auth.ErrExpired) {
 		e.Message = "Your authorization token has expired. Reauthenticate and try again."
 	}
-	if msg, ok := fixedMessageOf[e.Code]; ok {
+	if msg, ok := fixedMessageOf[e.Code]; ok && !registry.HasMessage(err) {
 		h.log.WarnContext(ctx, "request failed", "code", e.Code, "method", r.Method, "path", r.URL.Path, "err", err)
 		e.Message, e.Detail = msg, nil
 	}

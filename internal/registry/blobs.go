@@ -22,7 +22,9 @@ type BlobContent struct {
 }
 
 // blobSize authorizes action and returns the size of a blob linked to r.
-func (s *Service) blobSize(ctx context.Context, who auth.Principal, action string, r RepoRef, dgst string) (digest.Digest, int64, error) {
+// With assert, the lookup is an existence check that a push acts on (see
+// assertedBlob).
+func (s *Service) blobSize(ctx context.Context, who auth.Principal, action string, r RepoRef, dgst string, assert bool) (digest.Digest, int64, error) {
 	d, err := parseDigest(dgst)
 	if err != nil {
 		return "", 0, err
@@ -31,7 +33,12 @@ func (s *Service) blobSize(ctx context.Context, who auth.Principal, action strin
 	if err != nil {
 		return "", 0, err
 	}
-	size, err := s.meta.BlobSize(ctx, repo.ID, d)
+	var size int64
+	if assert {
+		size, err = s.assertedBlob(ctx, repo.ID, d)
+	} else {
+		size, err = s.meta.BlobSize(ctx, repo.ID, d)
+	}
 	if errors.Is(err, metastore.ErrNotFound) {
 		return "", 0, &Error{Kind: ErrBlobUnknown, Message: fmt.Sprintf("blob %s not found in repository %s", d, r.Name),
 			Detail: map[string]string{"digest": d.String()}}
@@ -42,9 +49,50 @@ func (s *Service) blobSize(ctx context.Context, who auth.Principal, action strin
 	return d, size, nil
 }
 
-// StatBlob returns a blob's size if it exists in r.
+// assertedBlob returns the size of d linked to the repository, for an
+// existence check: a push that finds a blob present skips uploading it and
+// puts its manifest later, and garbage collection removes links no
+// manifest references once they are older than its grace period. So a
+// link older than half the grace period is refreshed before the answer,
+// and the refresh decides: a link removed meanwhile is ErrNotFound (the
+// client uploads the blob). A younger link stays at least half the grace
+// period more, without a write on this hot path.
+func (s *Service) assertedBlob(ctx context.Context, repoID int64, d digest.Digest) (int64, error) {
+	l, err := s.meta.StatBlobLink(ctx, repoID, d)
+	if err != nil {
+		return 0, err
+	}
+	if g := s.opts.GCGrace; g > 0 && s.now().Sub(l.LinkedAt) >= g/2 {
+		if err := s.meta.RefreshBlobLink(ctx, repoID, d); err != nil {
+			return 0, err
+		}
+	}
+	return l.Size, nil
+}
+
+// blobStored reports whether the blob store holds d: the check LinkBlob
+// and FinishUpload make, inside their transaction, before recording a blob
+// that has no record yet.
+func (s *Service) blobStored(ctx context.Context, d digest.Digest) (bool, error) {
+	_, err := s.blobs.Stat(ctx, d)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// collecting is the answer to a blob being deleted by garbage collection
+// as it is stored or linked: a retryable error.
+func collecting(d digest.Digest) error {
+	return &Error{Kind: ErrUnavailable,
+		Message: fmt.Sprintf("blob %s is being deleted by garbage collection; retry in a moment", d),
+		Detail:  map[string]string{"digest": d.String()}}
+}
+
+// StatBlob returns a blob's size if it exists in r. A push acts on the
+// answer, so it is an existence check that keeps the link (assertedBlob).
 func (s *Service) StatBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string) (digest.Digest, int64, error) {
-	return s.blobSize(ctx, who, ActionBatchCheckLayerAvailability, r, dgst)
+	return s.blobSize(ctx, who, ActionBatchCheckLayerAvailability, r, dgst, true)
 }
 
 // OpenBlob opens a blob of r for download; the caller closes Body.
@@ -52,7 +100,7 @@ func (s *Service) StatBlob(ctx context.Context, who auth.Principal, r RepoRef, d
 // BlobRedirects on and a backend that serves bytes itself, the answer is
 // a RedirectURL instead of a Body.
 func (s *Service) OpenBlob(ctx context.Context, who auth.Principal, r RepoRef, dgst string, allowRedirect bool) (BlobContent, error) {
-	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst)
+	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst, false)
 	if err != nil {
 		return BlobContent{}, err
 	}
@@ -128,7 +176,11 @@ func (s *Service) MountBlob(ctx context.Context, who auth.Principal, target Repo
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := s.meta.LinkBlob(ctx, repo.ID, d, size); err != nil {
+	err = s.meta.LinkBlob(ctx, repo.ID, d, size, s.blobStored)
+	if errors.Is(err, metastore.ErrBlobDeleting) {
+		return false, nil // garbage collection is taking it: upload instead
+	}
+	if err != nil {
 		return false, fmt.Errorf("link mounted blob: %w", err)
 	}
 	return true, nil
@@ -153,7 +205,7 @@ func (s *Service) mountSource(ctx context.Context, who auth.Principal, target Re
 		}
 	}
 	for _, src := range sources {
-		_, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, src, d.String())
+		_, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, src, d.String(), false)
 		var de *Error
 		switch {
 		case err == nil:

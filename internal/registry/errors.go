@@ -86,6 +86,13 @@ func Message(err error) string {
 	return err.Error()
 }
 
+// HasMessage reports whether err carries a message written for clients
+// (an *Error); other errors' text may name internals.
+func HasMessage(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
 // Detail returns the structured detail of err, if any.
 func Detail(err error) any {
 	var e *Error

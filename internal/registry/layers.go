@@ -44,7 +44,7 @@ func (s *Service) CheckLayers(ctx context.Context, who auth.Principal, r RepoRef
 			out = append(out, LayerInfo{Digest: ds, Failure: FailureInvalidLayerDigest})
 			continue
 		}
-		size, err := s.meta.BlobSize(ctx, repo.ID, d)
+		size, err := s.assertedBlob(ctx, repo.ID, d)
 		switch {
 		case errors.Is(err, metastore.ErrNotFound):
 			out = append(out, LayerInfo{Digest: ds, Failure: FailureMissingLayerDigest})
@@ -93,7 +93,7 @@ func (s *Service) CompleteLayerUpload(ctx context.Context, who auth.Principal, r
 		return "", errorf(ErrLayerPartTooSmall, "Layer part size must be at least %d bytes for every part but the last; "+
 			"upload '%s' has a smaller one", MinLayerPartSize, id)
 	}
-	if _, err := s.meta.BlobSize(ctx, u.RepositoryID, d); err == nil {
+	if _, err := s.assertedBlob(ctx, u.RepositoryID, d); err == nil {
 		s.discardUpload(ctx, u)
 		return "", errorf(ErrLayerExists, "The layer '%s' already exists in the repository with name '%s' in registry with id '%s'",
 			d, r.Name, r.AccountID)
@@ -104,7 +104,7 @@ func (s *Service) CompleteLayerUpload(ctx context.Context, who auth.Principal, r
 // LayerDownload authorizes a layer download and returns its size and, when
 // BlobRedirects is on and the backend serves bytes itself, a URL.
 func (s *Service) LayerDownload(ctx context.Context, who auth.Principal, r RepoRef, dgst string) (digest.Digest, int64, string, error) {
-	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst)
+	d, size, err := s.blobSize(ctx, who, ActionGetDownloadURLForLayer, r, dgst, false)
 	if err != nil {
 		return "", 0, "", err
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	UploadExpiry time.Duration
 	// MaxBlobSize bounds one blob (ECR: 52,000 MiB).
 	MaxBlobSize int64
+	// GCGrace is garbage collection's grace period: links no manifest
+	// references go once older than it. Existence checks refresh a link
+	// older than half of it. Zero: links are never refreshed.
+	GCGrace time.Duration
 	// RepositoryCacheTTL is how long read paths trust a repository they
 	// looked up; zero disables the cache.
 	RepositoryCacheTTL time.Duration

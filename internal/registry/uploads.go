@@ -191,7 +191,12 @@ func (s *Service) CompleteUpload(ctx context.Context, who auth.Principal, r Repo
 	if err := s.blobs.CommitUpload(ctx, u.StoreState, u.Offset, want); err != nil {
 		return "", fmt.Errorf("commit blob: %w", err)
 	}
-	if err := s.meta.FinishUpload(ctx, u.ID, u.RepositoryID, want, u.Offset); err != nil {
+	err = s.meta.FinishUpload(ctx, u.ID, u.RepositoryID, want, u.Offset, s.blobStored)
+	if errors.Is(err, metastore.ErrBlobDeleting) {
+		s.discardUpload(ctx, u) // its bytes went into the blob store: the session is spent
+		return "", collecting(want)
+	}
+	if err != nil {
 		return "", fmt.Errorf("link blob: %w", err)
 	}
 	return want, nil
@@ -227,7 +232,11 @@ func (s *Service) commitBlob(ctx context.Context, repoID int64, st blobstore.Upl
 	if err := s.blobs.CommitUpload(ctx, st, size, d); err != nil {
 		return fmt.Errorf("commit blob: %w", err)
 	}
-	if err := s.meta.LinkBlob(ctx, repoID, d, size); err != nil {
+	err := s.meta.LinkBlob(ctx, repoID, d, size, s.blobStored)
+	if errors.Is(err, metastore.ErrBlobDeleting) {
+		return collecting(d)
+	}
+	if err != nil {
 		return fmt.Errorf("link blob: %w", err)
 	}
 	return nil

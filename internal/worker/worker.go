@@ -37,6 +37,18 @@ type Job struct {
 	// Run does the work. Its context ends when the node stops or loses the
 	// claim; Run must then return promptly.
 	Run func(ctx context.Context) error
+	// ClaimTTL overrides Options.ClaimTTL for this job: a long-running job
+	// (event delivery) wants a short one, so that another node takes over
+	// soon after its node died.
+	ClaimTTL time.Duration
+}
+
+// claimTTL is how long j's claims last.
+func (r *Runner) claimTTL(j Job) time.Duration {
+	if j.ClaimTTL > 0 {
+		return j.ClaimTTL
+	}
+	return r.o.ClaimTTL
 }
 
 // Options configures a Runner. Jobs is required.
@@ -168,7 +180,7 @@ func (r *Runner) claim(ctx context.Context, j Job) bool {
 	if busy || ctx.Err() != nil {
 		return false
 	}
-	ok, err := r.o.Jobs.ClaimJob(ctx, j.Name, r.o.Holder, r.o.ClaimTTL)
+	ok, err := r.o.Jobs.ClaimJob(ctx, j.Name, r.o.Holder, r.claimTTL(j))
 	if err != nil {
 		if ctx.Err() == nil {
 			r.o.Logger.Warn("job claim failed", "job", j.Name, "err", err)
@@ -195,7 +207,7 @@ func (r *Runner) run(parent context.Context, j Job) {
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		r.renew(ctx, j.Name, cancel)
+		r.renew(ctx, j.Name, r.claimTTL(j), cancel)
 	}()
 	started := r.o.Clock()
 	r.o.Logger.Debug("job started", "job", j.Name, "holder", r.o.Holder)
@@ -230,8 +242,8 @@ var errClaimLost = errors.New("the job's claim lapsed (another node may run it)"
 
 // renew keeps the claim alive until ctx ends; when the claim is lost it
 // cancels the run.
-func (r *Runner) renew(ctx context.Context, name string, cancel context.CancelCauseFunc) {
-	t := time.NewTicker(r.o.ClaimTTL / 3)
+func (r *Runner) renew(ctx context.Context, name string, ttl time.Duration, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(ttl / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -239,7 +251,7 @@ func (r *Runner) renew(ctx context.Context, name string, cancel context.CancelCa
 			return
 		case <-t.C:
 		}
-		ok, err := r.o.Jobs.RenewJob(ctx, name, r.o.Holder, r.o.ClaimTTL)
+		ok, err := r.o.Jobs.RenewJob(ctx, name, r.o.Holder, ttl)
 		switch {
 		case ctx.Err() != nil:
 			return

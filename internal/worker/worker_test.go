@@ -233,3 +233,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A job's own ClaimTTL governs its claims and their renewal: a
+// long-running job keeps a short claim alive for as long as it runs.
+func TestJobClaimTTL(t *testing.T) {
+	s := openStore(t)
+	running := make(chan struct{})
+	j := worker.Job{Name: "deliver", Every: time.Hour, ClaimTTL: 300 * time.Millisecond,
+		Run: func(ctx context.Context) error { close(running); <-ctx.Done(); return nil }}
+	r, err := worker.New(worker.Options{Jobs: s, Holder: "a", Poll: 10 * time.Millisecond, ClaimTTL: time.Hour}, j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, r)
+	<-running
+	for range 4 { // well past the TTL: renewed every TTL/3
+		time.Sleep(250 * time.Millisecond)
+		got := job(t, s, "deliver")
+		if left := time.Until(got.ClaimedUntil); got.Holder != "a" || left <= 0 || left > 300*time.Millisecond {
+			t.Fatalf("claim %+v: %s left, want a live claim of at most 300ms", got, left)
+		}
+	}
+}

@@ -82,8 +82,17 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	hdr := newHeader(o, refBin, berth, ref)
 	logf("%s", strings.Join(hdr.lines(), "\n       "))
+	b.berthBin = berthBin
+	units := selectScenarios(b.scenarios(), o.only)
+	if selected(units, groupEventsPush) {
+		stop, err := b.startEventTargets(ctx, tmp)
+		stops = append(stops, stop)
+		if err != nil {
+			return err
+		}
+	}
 	var metrics []*metric
-	for _, group := range selectScenarios(b.scenarios(), o.only) {
+	for _, group := range units {
 		ms := b.runScenarios(ctx, group, berth, ref, limit)
 		if err := ctx.Err(); err != nil {
 			return err
@@ -152,6 +161,12 @@ func newBench(o *options, logw io.Writer) (*bench, error) {
 // key and waits until /v2/ accepts that key. A port taken between choosing
 // and binding it is retried.
 func startBerth(ctx context.Context, o *options, tmp, bin string) (*target, error) {
+	return startBerthAs(ctx, o, tmp, bin, "berth")
+}
+
+// startBerthAs starts one more Berth process, its data dir and log named
+// after label, with extra serve flags.
+func startBerthAs(ctx context.Context, o *options, tmp, bin, label string, extra ...string) (*target, error) {
 	id, secret, err := rootKey()
 	if err != nil {
 		return nil, err
@@ -164,15 +179,15 @@ func startBerth(ctx context.Context, o *options, tmp, bin string) (*target, erro
 		if err != nil {
 			return nil, err
 		}
-		data := filepath.Join(tmp, fmt.Sprintf("berth-data-%d", attempt))
-		p, err := startProcess(targetBerth, filepath.Join(tmp, "berth.log"), env, bin, "serve",
-			"--addr", addr, "--data-dir", data, "--create-on-push", "--log-level", o.berthLog)
+		data := filepath.Join(tmp, fmt.Sprintf("%s-data-%d", label, attempt))
+		args := append([]string{"serve", "--addr", addr, "--data-dir", data, "--create-on-push", "--log-level", o.berthLog}, extra...)
+		p, err := startProcess(targetBerth, filepath.Join(tmp, label+".log"), env, bin, args...)
 		if err != nil {
 			return nil, err
 		}
 		if last = waitReady(ctx, p, "http://"+addr+"/v2/", authz, time.Minute); last == nil {
 			return &target{name: targetBerth, base: "http://" + addr, auth: authz, keyID: id, secret: secret,
-				proc: p, tr: newTransport(o.concurrency)}, nil
+				proc: p, tr: newTransport(o.concurrency), dataDir: data}, nil
 		}
 		p.stop()
 		if ctx.Err() != nil {
@@ -299,9 +314,12 @@ func (b *bench) runScenarios(ctx context.Context, unit []*scenario, all ...*targ
 	return ms
 }
 
-// targets returns the servers sc is measured on, of Berth, reference, limit.
+// targets returns the servers sc is measured on, of Berth, reference, limit
+// (or its own Berth process).
 func (sc *scenario) targets(all []*target) []*target {
 	switch {
+	case sc.only != nil:
+		return []*target{sc.only()}
 	case sc.berthOnly:
 		return all[:1]
 	case !sc.limit:

@@ -35,6 +35,8 @@ type target struct {
 	// keyID and secret are Berth's root access key, which signs ECR API
 	// requests (SigV4); empty for the others.
 	keyID, secret string
+	// dataDir is Berth's data directory (admin commands); empty for the others.
+	dataDir string
 	// monolithic reports whether POST .../blobs/uploads/?digest= with a body
 	// stores the blob (201); the reference answers 202 and ignores the body.
 	monolithic bool

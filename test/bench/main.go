@@ -62,6 +62,15 @@
 //     rep by rep with the same HEAD as the root user (whom the repository
 //     policy still applies to). The repository policy stays on that
 //     repository for the rest of the run;
+//   - registry events, Berth only: the manifest push above on a Berth process
+//     with events on and a webhook sink (a receiver in this program) that
+//     gets the events while the load runs, interleaved rep by rep with the
+//     same push on a Berth process started with --events=false; both are
+//     fresh processes of their own, started only when -only selects them or
+//     runs everything. Target: events on >= 0.9x events off. With
+//     -events-sink=false there is no sink: the figure is then what writing
+//     (and routing) the events costs the pushes, without delivery traffic
+//     on the shared cores;
 //   - RSS: VmRSS of each server sampled every 50 ms during one -rss-size
 //     streamed push; peak MiB (one run; RSS is not noisy).
 //
@@ -141,6 +150,7 @@ type options struct {
 	berthLog    string
 	cpuProfile  string          // CPU profile of this program (the load generator)
 	only        map[string]bool // metric keys to run; empty means all
+	eventsSink  bool            // the events scenarios deliver to a webhook receiver
 }
 
 func main() {
@@ -150,6 +160,11 @@ func main() {
 func mainCode(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == limitCommand {
 		return limitServerMain(args[1:], stderr)
+	}
+	if len(args) > 0 && args[0] == gcCommand {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return gcBenchMain(ctx, args[1:], stdout, stderr)
 	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -206,6 +221,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tmpDir, "tmp", "", "parent of the temp dir holding binaries and data dirs (default: $TMPDIR)")
 	fs.StringVar(&o.berthLog, "berth-log-level", o.berthLog, "Berth --log-level (error matches the reference's configuration)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this program (the load generator) to `file`")
+	fs.BoolVar(&o.eventsSink, "events-sink", true, "events scenarios: deliver to a webhook receiver in this program (false: events are written and routed to no sink)")
 	only := fs.String("only", "", "comma-separated metric keys to run (as in -json), e.g. manifest_head_tag,manifest_get_tag")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

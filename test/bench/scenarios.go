@@ -36,10 +36,11 @@ const (
 type scenario struct {
 	key, title, unit string
 	rule             rule
-	limit            bool   // also measured against the physical limit
-	once             bool   // one repetition, no warm-up
-	berthOnly        bool   // Berth only (the reference has no such API): no reference or limit column
-	group            string // a group's scenarios are measured interleaved, rep by rep; -only naming one runs all
+	limit            bool           // also measured against the physical limit
+	once             bool           // one repetition, no warm-up
+	berthOnly        bool           // Berth only (the reference has no such API): no reference or limit column
+	group            string         // a group's scenarios are measured interleaved, rep by rep; -only naming one runs all
+	only             func() *target // measured on this Berth process alone (its figures count as Berth's)
 	prepare          func(ctx context.Context, t *target) error
 	warm             func(ctx context.Context, t *target) error
 	measure          func(ctx context.Context, t *target, rep int) (sample, error)
@@ -63,6 +64,8 @@ type bench struct {
 	ecrPushed  bool                  // repoECR holds its images (Berth only)
 	authzAuth  string                // Authorization of the IAM user of the authz scenarios: Basic key id:secret
 	authzTried bool                  // the authz scenarios' set-up ran (authzAuth empty: it failed)
+	berthBin   string                // the Berth binary (admin commands)
+	events     eventTargets          // the Berth processes of the events scenarios
 }
 
 func (b *bench) scenarios() []*scenario {
@@ -90,6 +93,7 @@ func (b *bench) scenarios() []*scenario {
 	}
 	all = append(all, b.tokenAuthScenarios()...)
 	all = append(all, b.authzScenarios()...)
+	all = append(all, b.eventScenarios()...)
 	return append(all, b.rssScenario())
 }
 

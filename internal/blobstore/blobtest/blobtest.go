@@ -166,11 +166,21 @@ func checkMissing(t *testing.T, s blobstore.Store, d digest.Digest) {
 func walkAll(t *testing.T, s blobstore.Store) map[digest.Digest]int64 {
 	t.Helper()
 	got := map[digest.Digest]int64{}
-	err := s.Walk(t.Context(), func(d digest.Digest, size int64) error {
-		if _, dup := got[d]; dup {
-			return fmt.Errorf("Walk reported %s twice", d)
+	for d, b := range walkInfos(t, s) {
+		got[d] = b.Size
+	}
+	return got
+}
+
+// walkInfos returns what Walk reports of every blob, failing on duplicates.
+func walkInfos(t *testing.T, s blobstore.Store) map[digest.Digest]blobstore.BlobInfo {
+	t.Helper()
+	got := map[digest.Digest]blobstore.BlobInfo{}
+	err := s.Walk(t.Context(), func(b blobstore.BlobInfo) error {
+		if _, dup := got[b.Digest]; dup {
+			return fmt.Errorf("Walk reported %s twice", b.Digest)
 		}
-		got[d] = size
+		got[b.Digest] = b
 		return nil
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -23,6 +24,7 @@ func readCases() []testCase {
 		{"SHA512", testSHA512},
 		{"Walk", testWalk},
 		{"WalkStopsOnError", testWalkStopsOnError},
+		{"ModTimeIsCommitTime", testModTimeIsCommitTime},
 		{"ContextCanceled", testContextCanceled},
 	}
 }
@@ -156,13 +158,40 @@ func testWalk(t *testing.T, s blobstore.Store) {
 	checkWalk(t, s, want)
 }
 
+// testModTimeIsCommitTime checks that Walk reports as ModTime when a blob
+// was committed, not when its bytes arrived, also for a commit onto an
+// existing blob: garbage collection's grace for bytes without metadata
+// counts from it. Backends may keep whole seconds (S3's Last-Modified), so
+// the bytes arrive more than a second before the commit, and the commit
+// must be stamped no earlier than the start of its second (less a little
+// for coarse kernel clocks).
+func testModTimeIsCommitTime(t *testing.T, s blobstore.Store) {
+	content := Content(400, 1000)
+	d := digest.SHA256.FromBytes(content)
+	for round := range 2 { // a new blob, then a commit onto it
+		st, size := upload(t, s, content)
+		time.Sleep(1100 * time.Millisecond)
+		before := time.Now()
+		if err := s.CommitUpload(t.Context(), st, size, d); err != nil {
+			t.Fatalf("CommitUpload (round %d): %v", round, err)
+		}
+		after := time.Now()
+		got := walkInfos(t, s)[d].ModTime
+		earliest := before.Truncate(time.Second).Add(-50 * time.Millisecond)
+		if got.Before(earliest) || got.After(after.Add(2*time.Second)) {
+			t.Errorf("round %d: ModTime %v; the commit ran from %v to %v (bytes appended over a second earlier)",
+				round, got, before, after)
+		}
+	}
+}
+
 func testWalkStopsOnError(t *testing.T, s blobstore.Store) {
 	for i := range 3 {
 		put(t, s, digest.SHA256, Content(uint64(300+i), 10))
 	}
 	stop := errors.New("stop")
 	calls := 0
-	err := s.Walk(t.Context(), func(digest.Digest, int64) error {
+	err := s.Walk(t.Context(), func(blobstore.BlobInfo) error {
 		calls++
 		return stop
 	})
@@ -184,7 +213,7 @@ func testContextCanceled(t *testing.T, s blobstore.Store) {
 		"Stat":         func() error { _, err := s.Stat(ctx, d); return err },
 		"Open":         func() error { b, err := s.Open(ctx, d); closeIf(b); return err },
 		"Delete":       func() error { return s.Delete(ctx, d) },
-		"Walk":         func() error { return s.Walk(ctx, func(digest.Digest, int64) error { return nil }) },
+		"Walk":         func() error { return s.Walk(ctx, func(blobstore.BlobInfo) error { return nil }) },
 		"CreateUpload": func() error { _, err := s.CreateUpload(ctx, NewUploadID()); return err },
 		"AppendUpload": func() error {
 			_, _, err := s.AppendUpload(ctx, st, size, bytes.NewReader([]byte("more")))

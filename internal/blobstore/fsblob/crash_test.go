@@ -17,6 +17,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/berth-registry/berth/internal/blobstore"
 	"github.com/berth-registry/berth/internal/blobstore/blobtest"
 	"github.com/berth-registry/berth/internal/blobstore/fsblob"
 )
@@ -155,8 +156,8 @@ func checkAllBlobsIntact(t *testing.T, root string) int {
 		t.Fatal(err)
 	}
 	walked := map[digest.Digest]int64{}
-	if err := s.Walk(t.Context(), func(d digest.Digest, size int64) error {
-		walked[d] = size
+	if err := s.Walk(t.Context(), func(b blobstore.BlobInfo) error {
+		walked[b.Digest] = b.Size
 		return nil
 	}); err != nil {
 		t.Fatal(err)

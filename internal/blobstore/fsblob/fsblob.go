@@ -146,7 +146,7 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 // Walk calls fn for every committed blob. Files that do not have the shape
 // of a blob (wrong shard, bad name, not regular) are skipped, as are blobs
 // deleted while the walk runs.
-func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
+func (s *Store) Walk(ctx context.Context, fn func(b blobstore.BlobInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 }
 
 // walkShard reports the blobs in one shard directory.
-func walkShard(ctx context.Context, dir, alg, shard string, fn func(digest.Digest, int64) error) error {
+func walkShard(ctx context.Context, dir, alg, shard string, fn func(blobstore.BlobInfo) error) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("fsblob: walk: %w", err)
@@ -200,7 +200,7 @@ func walkShard(ctx context.Context, dir, alg, shard string, fn func(digest.Diges
 		if err != nil {
 			return fmt.Errorf("fsblob: walk: %w", err)
 		}
-		if err := fn(d, fi.Size()); err != nil {
+		if err := fn(blobstore.BlobInfo{Digest: d, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
 			return err
 		}
 	}

@@ -586,8 +586,8 @@ func TestWalkSkipsForeignFiles(t *testing.T) {
 		}
 	}
 	var got []digest.Digest
-	err := s.Walk(t.Context(), func(d digest.Digest, size int64) error {
-		got = append(got, d)
+	err := s.Walk(t.Context(), func(b blobstore.BlobInfo) error {
+		got = append(got, b.Digest)
 		return nil
 	})
 	if err != nil || !slices.Equal(got, []digest.Digest{real}) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -352,6 +353,12 @@ func (s *Store) assemble(ctx context.Context, p string, u uploadState) error {
 				return err
 			}
 		}
+	}
+	// The blob's ModTime is its commit time, whenever its bytes arrived:
+	// garbage collection's grace for bytes without metadata counts from it.
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		return fmt.Errorf("fsblob: commit upload %s: %w", u.ID, err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("fsblob: commit upload %s: %w", u.ID, err)

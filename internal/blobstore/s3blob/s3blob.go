@@ -276,7 +276,7 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 
 // Walk lists committed blobs page by page (1,000 keys a request). Keys
 // under blobs/ that are not blob keys are skipped.
-func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
+func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -292,7 +292,10 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 			if !ok {
 				continue
 			}
-			if err := fn(d, aws.ToInt64(o.Size)); err != nil {
+			// LastModified is when the object was written: the commit's
+			// copy, so a blob's age counts from its commit.
+			info := blobstore.BlobInfo{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}
+			if err := fn(info); err != nil {
 				return err
 			}
 		}

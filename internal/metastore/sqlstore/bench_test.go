@@ -97,7 +97,7 @@ func BenchmarkPutManifest(b *testing.B) {
 			var refs []metastore.Reference
 			for _, l := range []string{"layer-a", "layer-b"} {
 				d := digest.FromString(l)
-				if err := s.LinkBlob(ctx, r.ID, d, 1<<20); err != nil {
+				if err := s.LinkBlob(ctx, r.ID, d, 1<<20, nil); err != nil {
 					b.Fatal(err)
 				}
 				refs = append(refs, metastore.Reference{Kind: metastore.RefBlob, Digest: d})

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/opencontainers/go-digest"
@@ -102,12 +101,4 @@ func scanImage(r scanner) (metastore.Image, error) {
 		slices.Sort(img.Tags)
 	}
 	return img, nil
-}
-
-// optionalTime decodes a time column where 0 means never (the zero time).
-func optionalTime(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return fromNanos(n)
 }

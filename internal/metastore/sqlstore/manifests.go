@@ -28,7 +28,8 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 		return s.fail("put manifest", err)
 	}
 	return s.write(ctx, "put manifest", func(ctx context.Context, tx *sql.Tx) error {
-		if err := s.requireRepository(ctx, tx, m.RepositoryID); err != nil {
+		acct, repo, err := s.repositoryOf(ctx, tx, m.RepositoryID)
+		if err != nil {
 			return err
 		}
 		if err := s.checkReferences(ctx, tx, m.RepositoryID, refs); err != nil {
@@ -60,8 +61,12 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 				return err
 			}
 		}
-		_, err = s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now)
-		return err
+		if _, err := s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now); err != nil {
+			return err
+		}
+		return s.emitAll(ctx, tx, imageEvents(metastore.Event{AccountID: acct, Repository: repo,
+			DetailType: metastore.DetailTypeImageAction, ActionType: metastore.ActionPush, Digest: m.Digest,
+			ManifestMediaType: m.MediaType, ArtifactMediaType: m.ArtifactType, Time: now}, tags))
 	})
 }
 
@@ -111,15 +116,14 @@ func (s *Store) GetManifestByTag(ctx context.Context, repoID int64, tag string) 
 
 // DeleteManifest removes a manifest with its tags and reference rows.
 // ErrNotFound when missing; ErrReferenced while another manifest of the
-// repository (an index) lists it as a child.
+// repository (an index) lists it as a child. Events: one DELETE per tag the
+// image had, or one without a tag when it had none.
 func (s *Store) DeleteManifest(ctx context.Context, repoID int64, d digest.Digest) error {
 	return s.write(ctx, "delete manifest", func(ctx context.Context, tx *sql.Tx) error {
-		found, err := exists(ctx, tx, s.q.manifestExists, repoID, d.String())
+		var mediaType, artifactType string
+		err := tx.QueryRowContext(ctx, s.eq.manifestTypes, repoID, d.String()).Scan(&mediaType, &artifactType)
 		if err != nil {
-			return err
-		}
-		if !found {
-			return metastore.ErrNotFound
+			return err // sql.ErrNoRows: ErrNotFound
 		}
 		child, err := exists(ctx, tx, s.q.manifestIsChild, repoID, d.String(), d.String())
 		if err != nil {
@@ -128,14 +132,56 @@ func (s *Store) DeleteManifest(ctx context.Context, repoID int64, d digest.Diges
 		if child {
 			return metastore.ErrReferenced
 		}
-		_, err = tx.ExecContext(ctx, s.q.deleteManifest, repoID, d.String())
-		return err
+		var tags []string
+		if !s.noOutbox {
+			if tags, err = queryAll(ctx, tx, scanString, s.eq.tagsOf, repoID, d.String()); err != nil {
+				return err
+			}
+		}
+		if _, err = tx.ExecContext(ctx, s.q.deleteManifest, repoID, d.String()); err != nil {
+			return err
+		}
+		return s.emitImageDelete(ctx, tx, repoID, d, mediaType, artifactType, tags)
 	})
 }
 
 // DeleteTag removes one tag; ErrNotFound if missing. The manifest stays.
+// Event: a DELETE of the image the tag named, with the tag.
 func (s *Store) DeleteTag(ctx context.Context, repoID int64, tag string) error {
-	return s.fail("delete tag", notFoundIfNone(s.exec(ctx, s.q.deleteTag, repoID, tag)))
+	if s.noOutbox {
+		return s.fail("delete tag", notFoundIfNone(s.exec(ctx, s.q.deleteTag, repoID, tag)))
+	}
+	return s.write(ctx, "delete tag", func(ctx context.Context, tx *sql.Tx) error {
+		var d string
+		if err := tx.QueryRowContext(ctx, s.eq.deleteTagReturning, repoID, tag).Scan(&d); err != nil {
+			return err // sql.ErrNoRows: ErrNotFound
+		}
+		var mediaType, artifactType string
+		err := tx.QueryRowContext(ctx, s.eq.manifestTypes, repoID, d).Scan(&mediaType, &artifactType)
+		if err != nil {
+			return err
+		}
+		return s.emitImageDelete(ctx, tx, repoID, digest.Digest(d), mediaType, artifactType, []string{tag})
+	})
+}
+
+// emitImageDelete writes the DELETE events of an image removed with tags.
+func (s *Store) emitImageDelete(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest, mediaType, artifactType string, tags []string) error {
+	if s.noOutbox {
+		return nil
+	}
+	acct, repo, err := s.repositoryOf(ctx, tx, repoID)
+	if err != nil {
+		return err
+	}
+	return s.emitAll(ctx, tx, imageEvents(metastore.Event{AccountID: acct, Repository: repo,
+		DetailType: metastore.DetailTypeImageAction, ActionType: metastore.ActionDelete, Digest: d,
+		ManifestMediaType: mediaType, ArtifactMediaType: artifactType}, tags))
+}
+
+func scanString(r scanner) (string, error) {
+	var v string
+	return v, r.Scan(&v)
 }
 
 // ListTags returns up to p.Limit tags named after p.Last, in byte order. A

@@ -75,7 +75,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*Store, error)
 		_ = db.Close()
 		return nil, err
 	}
-	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q); err != nil {
+	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q, s.gq); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if s.ews, err = prepareEventStmts(ctx, db, s.eq); err != nil {
+		_ = s.rs.close()
 		_ = db.Close()
 		return nil, err
 	}

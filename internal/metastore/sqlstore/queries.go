@@ -96,7 +96,7 @@ func newQueries(d dialect) queries {
 		repositoryHasManifest: "SELECT 1 FROM manifests WHERE repository_id = ? LIMIT 1",
 		deleteRepository:      "DELETE FROM repositories WHERE id = ?",
 
-		blobSizeAny: "SELECT size FROM blobs WHERE digest = ?",
+		blobSizeAny: "SELECT size, deleting_at FROM blobs WHERE digest = ?",
 		blobSize: "SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest" +
 			" WHERE rb.repository_id = ? AND rb.digest = ?",
 		unlinkBlob: "DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?",
@@ -272,9 +272,10 @@ type readStmts struct {
 	listImagesTagged   *sql.Stmt
 	listImagesUntagged *sql.Stmt
 	identityPolicies   *sql.Stmt
+	statLink           *sql.Stmt // GC's view of a blob's link: HEAD of a blob
 }
 
-func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, error) {
+func prepareReadStmts(ctx context.Context, db *sql.DB, q queries, gq gcQueries) (readStmts, error) {
 	var rs readStmts
 	for _, p := range []struct {
 		stmt **sql.Stmt
@@ -290,6 +291,7 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 		{&rs.listImagesTagged, q.listImagesTagged},
 		{&rs.listImagesUntagged, q.listImagesUntagged},
 		{&rs.identityPolicies, q.identityPolicies},
+		{&rs.statLink, gq.statLink},
 	} {
 		st, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -304,7 +306,7 @@ func prepareReadStmts(ctx context.Context, db *sql.DB, q queries) (readStmts, er
 func (rs readStmts) close() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{rs.getAccessKey, rs.getRepository, rs.getManifest, rs.getManifestByTag, rs.resolveTag, rs.blobSize,
-		rs.listImagesAny, rs.listImagesTagged, rs.listImagesUntagged, rs.identityPolicies} {
+		rs.listImagesAny, rs.listImagesTagged, rs.listImagesUntagged, rs.identityPolicies, rs.statLink} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

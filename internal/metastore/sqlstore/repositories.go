@@ -51,6 +51,8 @@ func (s *Store) ListRepositories(ctx context.Context, accountID string, p metast
 // DeleteRepository removes the repository; ErrNotFound if missing. Without
 // force, ErrRepositoryNotEmpty while it holds a manifest; with force its
 // manifests, tags, blob links and uploads go too (ON DELETE CASCADE).
+// It writes no image events (ECR documents none for a repository deletion);
+// events already written stay in the outbox and are still delivered.
 func (s *Store) DeleteRepository(ctx context.Context, id int64, force bool) error {
 	return s.write(ctx, "delete repository", func(ctx context.Context, tx *sql.Tx) error {
 		if !force {

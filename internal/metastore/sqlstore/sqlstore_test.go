@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -102,5 +103,47 @@ func pushUntilKilled(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 		fmt.Fprintln(os.Stdout, "acked", tag)
+	}
+}
+
+// BenchmarkPutManifestOutbox measures a tagged manifest push with the
+// event outbox on (one event in the push's transaction) and off, from many
+// goroutines, as the registry pushes.
+func BenchmarkPutManifestOutbox(b *testing.B) {
+	for _, off := range []bool{false, true} {
+		name := "events"
+		if off {
+			name = "no-events"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := sqlstore.OpenSQLite(ctx, filepath.Join(b.TempDir(), "meta.db"), sqlstore.Options{NoOutbox: off})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.CreateAccount(ctx, metastore.Account{ID: "111111111111"}); err != nil {
+				b.Fatal(err)
+			}
+			r := metastore.Repository{AccountID: "111111111111", Name: "bench"}
+			if err := s.CreateRepository(ctx, &r); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					body := fmt.Appendf(nil, `{"schemaVersion":2,"n":%d,"pad":"%0900d"}`, i, 0)
+					m := metastore.Manifest{RepositoryID: r.ID, Digest: digest.FromBytes(body),
+						MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(body)), Body: body}
+					if err := s.PutManifest(ctx, m, nil, []string{fmt.Sprintf("t%d", i)}, metastore.PutOptions{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -62,6 +62,13 @@ type Options struct {
 	// NoMigrate opens without applying pending migrations (another node or
 	// `berth migrate` does); the open then fails if any is pending.
 	NoMigrate bool
+	// NoOutbox turns the event outbox off: changes write no events (berth
+	// serve --events=false). By default every change that makes a registry
+	// event writes it in its own transaction.
+	NoOutbox bool
+	// OnEvents, when set, is called after a write that wrote events has
+	// committed (to wake a local dispatcher); it must not block.
+	OnEvents func()
 }
 
 // Store is a metastore.Store backed by SQL. It is safe for concurrent use.
@@ -70,6 +77,9 @@ type Store struct {
 	q      queries
 	jq     jobQueries
 	sq     storageQueries
+	gq     gcQueries
+	eq     eventQueries
+	ews    eventStmts // prepared on the writer
 	rs     readStmts
 	writes writer  // runs every write transaction
 	writer *sql.DB // the connections writes use: SQLite's one writer
@@ -78,6 +88,9 @@ type Store struct {
 	now    func() time.Time // Options.Clock in UTC
 	// applied names the migrations this open applied.
 	applied []string
+	// noOutbox and onEvents are Options.NoOutbox and Options.OnEvents.
+	noOutbox bool
+	onEvents func()
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -106,7 +119,13 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		_ = s.writer.Close()
 		return nil, fmt.Errorf("sqlstore: open readers %s: %w", abs, err)
 	}
-	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q); err != nil {
+	if s.rs, err = prepareReadStmts(ctx, s.reader, s.q, s.gq); err != nil {
+		_ = s.reader.Close()
+		_ = s.writer.Close()
+		return nil, err
+	}
+	if s.ews, err = prepareEventStmts(ctx, s.writer, s.eq); err != nil {
+		_ = s.rs.close()
 		_ = s.reader.Close()
 		_ = s.writer.Close()
 		return nil, err
@@ -121,8 +140,9 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 // too, so both engines get it.
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
-	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), sq: newStorageQueries(d), log: opts.Logger,
-		now: func() time.Time { return clock().UTC() }}
+	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
+		sq: newStorageQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
+		onEvents: opts.OnEvents}
 }
 
 func (o Options) withDefaults() Options {
@@ -154,6 +174,11 @@ func sqliteDSN(path string, readOnly bool, busy time.Duration) string {
 		v.Add("_pragma", "foreign_keys(1)")
 		v.Add("_pragma", "journal_mode(WAL)")
 		v.Add("_pragma", "synchronous(FULL)")
+		// Group commit runs each write in a savepoint, which copies every
+		// page it changes to the statement journal; past 64 KiB SQLite
+		// spills that journal to a temporary file, created and written for
+		// each large batch. In memory it costs a copy.
+		v.Add("_pragma", "temp_store(MEMORY)")
 		v.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: filepath.ToSlash(path)}).EscapedPath() + "?" + v.Encode()
@@ -203,7 +228,7 @@ func (s *Store) Close() error {
 			s.log.Warn("metadata store close hook failed", "engine", s.d.name, "err", err)
 		}
 	}
-	errs := []error{s.rs.close(), s.reader.Close()}
+	errs := []error{s.rs.close(), s.ews.close(), s.reader.Close()}
 	if s.writer != s.reader {
 		errs = append(errs, s.writer.Close())
 	}
@@ -216,9 +241,18 @@ func (s *Store) Close() error {
 // group commit and fn must use tx only: the writer pool has a single
 // connection, which tx holds. On PostgreSQL it is fn's own SERIALIZABLE
 // transaction and fn may run again after a serialization failure, so fn
-// must touch nothing but tx and its own results.
+// must touch nothing but tx and its own results. When fn wrote events
+// (emit), Options.OnEvents runs after the commit.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.fail(op, s.writes.submit(ctx, op, fn))
+	if s.onEvents == nil {
+		return s.fail(op, s.writes.submit(ctx, op, fn))
+	}
+	mark := &emitMark{}
+	err := s.fail(op, s.writes.submit(context.WithValue(ctx, emitKey{}, mark), op, fn))
+	if err == nil && mark.emitted {
+		s.onEvents()
+	}
+	return err
 }
 
 // exec runs one write statement and returns the affected rows.

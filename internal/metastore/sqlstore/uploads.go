@@ -57,11 +57,11 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 	return s.fail("delete upload", err)
 }
 
-// FinishUpload links the completed blob and deletes the session in one
-// transaction.
-func (s *Store) FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64) error {
+// FinishUpload links the completed blob (as LinkBlob) and deletes the
+// session in one transaction.
+func (s *Store) FinishUpload(ctx context.Context, id string, repoID int64, d digest.Digest, size int64, stored metastore.BlobStored) error {
 	return s.write(ctx, "finish upload", func(ctx context.Context, tx *sql.Tx) error {
-		if err := s.linkBlob(ctx, tx, repoID, d, size); err != nil {
+		if err := s.linkBlob(ctx, tx, repoID, d, size, stored); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.q.deleteUpload, id)

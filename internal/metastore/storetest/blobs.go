@@ -38,7 +38,7 @@ func testBlobLinkAndSize(t *testing.T, s metastore.Store) {
 	if size, err := s.BlobSize(ctx, a.ID, zero); err != nil || size != 0 {
 		t.Errorf("BlobSize(empty blob) = %d, %v", size, err)
 	}
-	wantErr(t, "LinkBlob(missing repo)", s.LinkBlob(ctx, 424242, d, 1234), metastore.ErrNotFound)
+	wantErr(t, "LinkBlob(missing repo)", s.LinkBlob(ctx, 424242, d, 1234, nil), metastore.ErrNotFound)
 }
 
 func testBlobSizeMismatch(t *testing.T, s metastore.Store) {
@@ -47,7 +47,7 @@ func testBlobSizeMismatch(t *testing.T, s metastore.Store) {
 	b := mustRepo(t, s, "111111111111", "b")
 	d := dg("layer")
 	mustLink(t, s, a.ID, d, 10)
-	if err := s.LinkBlob(ctx, b.ID, d, 11); err == nil {
+	if err := s.LinkBlob(ctx, b.ID, d, 11, nil); err == nil {
 		t.Fatal("LinkBlob with a different size for a known digest succeeded")
 	}
 	wantErr(t, "BlobSize(refused link)", firstErr(s.BlobSize(ctx, b.ID, d)), metastore.ErrNotFound)
@@ -70,7 +70,7 @@ func testBlobUnlink(t *testing.T, s metastore.Store) {
 	noErr(t, "BlobSize(other repo keeps its link)", firstErr(s.BlobSize(ctx, b.ID, d)))
 	// Re-linking after an unlink works and the size is still enforced.
 	mustLink(t, s, a.ID, d, 5)
-	if err := s.LinkBlob(ctx, a.ID, d, 6); err == nil {
+	if err := s.LinkBlob(ctx, a.ID, d, 6, nil); err == nil {
 		t.Error("size mismatch accepted after relink")
 	}
 }

@@ -86,7 +86,7 @@ func pushOne(t *testing.T, s metastore.Store, repoID int64, i int, shared func(i
 	img := image{m: metastore.Manifest{RepositoryID: repoID, Digest: digest.FromBytes(body),
 		MediaType: "application/vnd.oci.image.manifest.v1+json", Size: int64(len(body)), Body: body}}
 	for _, b := range []digest.Digest{shared(i), shared(i + 1), dg(fmt.Sprintf("private/%d", i))} {
-		if err := s.LinkBlob(ctx, repoID, b, 1000); err != nil {
+		if err := s.LinkBlob(ctx, repoID, b, 1000, nil); err != nil {
 			return pushedImage{}, err
 		}
 		img.refs = append(img.refs, metastore.Reference{Kind: metastore.RefBlob, Digest: b})

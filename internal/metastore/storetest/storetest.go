@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"IAM", iamCases},
 		{"Concurrency", concurrencyCases},
 		{"Jobs", jobCases},
+		{"GC", gcCases},
+		{"Events", eventCases},
 		{"StorageClass", storageCases},
 		{"PullTimes", pullTimeCases},
 	}
@@ -95,7 +97,7 @@ func mustRepo(t *testing.T, s metastore.Store, account, name string) metastore.R
 
 func mustLink(t *testing.T, s metastore.Store, repoID int64, d digest.Digest, size int64) {
 	t.Helper()
-	if err := s.LinkBlob(ctxOf(t), repoID, d, size); err != nil {
+	if err := s.LinkBlob(ctxOf(t), repoID, d, size, nil); err != nil {
 		t.Fatalf("LinkBlob(%d, %s): %v", repoID, d, err)
 	}
 }

@@ -27,7 +27,7 @@ func testUploadFinish(t *testing.T, s metastore.Store) {
 	u := metastore.Upload{ID: "finish-1", RepositoryID: r.ID, Algorithm: "sha256"}
 	noErr(t, "CreateUpload", s.CreateUpload(ctx, u))
 	d := dg("finished blob")
-	noErr(t, "FinishUpload", s.FinishUpload(ctx, u.ID, r.ID, d, 13))
+	noErr(t, "FinishUpload", s.FinishUpload(ctx, u.ID, r.ID, d, 13, nil))
 	size, err := s.BlobSize(ctx, r.ID, d)
 	noErr(t, "BlobSize", err)
 	if size != 13 {
@@ -35,12 +35,12 @@ func testUploadFinish(t *testing.T, s metastore.Store) {
 	}
 	wantErr(t, "GetUpload(finished)", firstErr(s.GetUpload(ctx, r.ID, u.ID)), metastore.ErrNotFound)
 	// Finishing again (a retried request) links again and is not an error.
-	noErr(t, "FinishUpload(again)", s.FinishUpload(ctx, u.ID, r.ID, d, 13))
+	noErr(t, "FinishUpload(again)", s.FinishUpload(ctx, u.ID, r.ID, d, 13, nil))
 	// A size that disagrees with the recorded blob changes nothing.
-	if err := s.FinishUpload(ctx, "finish-2", r.ID, d, 14); err == nil {
+	if err := s.FinishUpload(ctx, "finish-2", r.ID, d, 14, nil); err == nil {
 		t.Fatal("FinishUpload with a conflicting size succeeded")
 	}
-	wantErr(t, "FinishUpload(missing repo)", s.FinishUpload(ctx, "finish-3", 424242, dg("x"), 1), metastore.ErrNotFound)
+	wantErr(t, "FinishUpload(missing repo)", s.FinishUpload(ctx, "finish-3", 424242, dg("x"), 1, nil), metastore.ErrNotFound)
 }
 
 func testUploadCreateGet(t *testing.T, s metastore.Store) {

@@ -226,7 +226,7 @@ func (e *Env) UploadFiles(t testing.TB) []string {
 func (e *Env) StoredBlobs(t testing.TB) int {
 	t.Helper()
 	n := 0
-	err := e.Blobs.Walk(context.Background(), func(digest.Digest, int64) error { n++; return nil })
+	err := e.Blobs.Walk(context.Background(), func(blobstore.BlobInfo) error { n++; return nil })
 	if err != nil {
 		t.Fatalf("Walk: %v", err)
 	}

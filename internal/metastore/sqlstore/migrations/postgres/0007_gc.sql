@@ -1,0 +1,32 @@
+-- 0007_gc: online garbage collection (PostgreSQL dialect). The protocol, and
+-- why its check and delete cannot race pushes, is documented in one place:
+-- the package doc of internal/worker/gc. In short:
+--
+--   * repository_blobs.linked_at: a link that no manifest of its repository
+--     references is removed once linked_at is older than the grace period.
+--     Uploads and mounts set it; existence checks (HEAD of a blob,
+--     BatchCheckLayerAvailability) refresh it when it is older than half
+--     the grace period, so a push that found a blob present has at least
+--     half the grace period to put its manifest.
+--   * blobs.deleting_at (below): a blob row with no link left is first
+--     marked (in a transaction that re-checks it has no link), then its
+--     bytes are deleted from the blob store, then the row is removed (only
+--     while it still carries the same mark). A row marked for deletion can
+--     never gain a link, and a new row is only created by a transaction
+--     that sees the bytes in the blob store, so every link points at bytes
+--     that are stored.
+--   * Bytes in the blob store without any row (a crash between storing
+--     the bytes and recording them) get a row marked for deletion first
+--     (only if none exists), then go the same way.
+--
+-- Every check-then-write of the protocol runs in one write transaction,
+-- SERIALIZABLE on PostgreSQL, so each is atomic against concurrent links,
+-- uploads and manifest pushes, as it is under SQLite's single writer.
+
+-- deleting_at: 0 for a live blob; otherwise when (Unix nanoseconds) a
+-- garbage collection marked the blob for deletion. A marked blob has no
+-- link and may gain none (linking it fails with a retryable error); its row
+-- is removed once its bytes are gone. A mark older than a few minutes
+-- belongs to a collection that died, and the next one takes it over.
+ALTER TABLE blobs ADD COLUMN deleting_at BIGINT NOT NULL DEFAULT 0 CHECK (deleting_at >= 0);
+COMMENT ON COLUMN blobs.deleting_at IS '0 for a live blob; otherwise when (Unix ns UTC) a garbage collection marked it for deletion: it has no link, may gain none, and its row goes once its bytes are gone';
