@@ -59,6 +59,8 @@ type App struct {
 	metricsServer *httpserver.Server
 	// jobs runs background work on whichever node holds each job's claim.
 	jobs *worker.Runner
+	// pulls buffers pull times; Run flushes it on schedule and at the end.
+	pulls *registry.PullTimes
 	// gc collects garbage when the gc job runs here.
 	gc *gc.Collector
 	// events delivers registry events (a job); nil when events are off.
@@ -121,10 +123,15 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.authz = &registry.PolicyAuthorizer{Store: a.meta, Clock: d.Clock, TTL: policyCacheTTL}
+	if a.pulls, err = a.newPullTimes(); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
 	a.svc, err = registry.New(registry.Options{
 		Meta: a.meta, Blobs: a.blobs, Logger: d.Logger, Clock: d.Clock, Authorizer: a.authz,
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
 		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect, GCGrace: cfg.GCGrace,
+		PullTimes: a.pulls, RestoreRequested: a.restoreRequested,
 	})
 	if err != nil {
 		a.meta.Close()
@@ -163,6 +170,26 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		}
 	}
 	return a, nil
+}
+
+// newPullTimes builds this node's pull-time buffer.
+func (a *App) newPullTimes() (*registry.PullTimes, error) {
+	m, err := registry.NewPullTimeMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	return registry.NewPullTimes(registry.PullTimeOptions{Store: a.meta, Flush: a.cfg.PullTimeFlush,
+		Logger: a.log, Clock: a.now, Metrics: m})
+}
+
+// flushPullTimes writes the pull times still buffered, once no request is
+// served any more.
+func (a *App) flushPullTimes() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.pulls.Flush(ctx); err != nil {
+		a.log.Warn("pull times not recorded at shutdown", "err", err)
+	}
 }
 
 // metricsHandler serves the node's registry at /metrics. It is for its own
@@ -334,6 +361,10 @@ func (a *App) Run(ctx context.Context) error {
 	jobsDone := make(chan struct{})
 	go func() { defer close(jobsDone); a.jobs.Run(ctx) }()
 	defer func() { <-jobsDone }() // after cancel: running jobs stop and record their runs
+	pullsDone := make(chan struct{})
+	go func() { defer close(pullsDone); a.pulls.Run(ctx) }()
+	defer a.flushPullTimes() // after the servers stopped: no pull is left unwritten
+	defer func() { <-pullsDone }()
 	servers := []*httpserver.Server{a.server}
 	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
 		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir,

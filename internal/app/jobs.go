@@ -14,6 +14,10 @@ const (
 	jobUploadExpiry  = "upload-expiry"
 	jobGC            = "gc"
 	jobEventDelivery = "event-delivery"
+	// jobImageRestore completes restores from the archive storage class.
+	// Berth moves no data to restore, so a restore waits only for this
+	// job, which each restore request triggers (restoreRequested).
+	jobImageRestore = "image-restore"
 )
 
 // The event dispatcher runs as one long job that keeps a short claim
@@ -24,6 +28,10 @@ const (
 	eventClaimTTL      = 15 * time.Second
 )
 
+// imageRestoreEvery is how often pending restores are completed without a
+// trigger: a safety net for a trigger lost with the node that took it.
+const imageRestoreEvery = time.Minute
+
 // newJobs builds this node's job runner.
 func (a *App) newJobs() (*worker.Runner, error) {
 	m, err := worker.NewMetrics(a.metrics)
@@ -32,6 +40,7 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	}
 	jobs := []worker.Job{
 		{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
+		{Name: jobImageRestore, Every: imageRestoreEvery, Run: a.completeRestores},
 	}
 	if a.cfg.GCInterval > 0 {
 		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})
@@ -71,4 +80,20 @@ func (a *App) newCollector() (*gc.Collector, error) {
 		return nil, err
 	}
 	return gc.New(gc.Options{Meta: a.meta, Blobs: a.blobs, Logger: a.log, Clock: a.now, Metrics: m})
+}
+
+// completeRestores makes images whose restore was requested pullable.
+func (a *App) completeRestores(ctx context.Context) error {
+	n, err := a.svc.CompleteRestores(ctx)
+	if n > 0 {
+		a.log.Info("restored images from the archive storage class", "count", n)
+	}
+	return err
+}
+
+// restoreRequested makes the image-restore job due now on every node.
+func (a *App) restoreRequested(ctx context.Context) {
+	if err := a.jobs.Trigger(ctx, jobImageRestore); err != nil {
+		a.log.WarnContext(ctx, "could not trigger the image-restore job; it runs within a minute anyway", "err", err)
+	}
 }

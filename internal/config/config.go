@@ -88,6 +88,9 @@ type Config struct {
 	// EventsRetention is how long an event delivered to every sink stays in
 	// the outbox.
 	EventsRetention time.Duration `yaml:"eventsRetention"`
+	// PullTimeFlush is how often each node writes the pull times it
+	// buffered (lastRecordedPullTime), and so their precision.
+	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -109,6 +112,7 @@ func Default() Config {
 
 		DBConnMaxLifetime: 30 * time.Minute,
 		EventsRetention:   24 * time.Hour,
+		PullTimeFlush:     10 * time.Second,
 	}
 }
 
@@ -144,6 +148,7 @@ func (c *Config) fields() []field {
 		{"db-conn-max-lifetime", "close PostgreSQL connections older than this (0: never)", &c.DBConnMaxLifetime},
 		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
 		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
+		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
 	}, c.BlobStore.fields()...)
 }
 
@@ -288,6 +293,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventsRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
+	}
+	if c.PullTimeFlush < time.Second || c.PullTimeFlush > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("pull-time-flush %s: must be between 1s and 24h", c.PullTimeFlush))
 	}
 	if c.KeyCacheTTL < 0 || c.KeyCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("key-cache-ttl %s: must be between 0 and 1m", c.KeyCacheTTL))

@@ -45,6 +45,10 @@ const (
 	excUnrecognizedClient         = "UnrecognizedClientException"
 	excSerialization              = "SerializationException"
 	excServiceUnavailable         = "ServiceUnavailableException"
+
+	excImageStorageClassUpdateNotSupported = "ImageStorageClassUpdateNotSupportedException"
+	excExclusionAlreadyExists              = "ExclusionAlreadyExistsException"
+	excExclusionNotFound                   = "ExclusionNotFoundException"
 )
 
 // fixedMessageOf replaces the message of exceptions whose errors, unless

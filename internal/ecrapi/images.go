@@ -57,18 +57,22 @@ type imagesFilter struct {
 	ImageStatus *string `json:"imageStatus"`
 }
 
-// activeOnly reports whether the image-status filter admits ACTIVE images;
-// Berth has no archived images, so ARCHIVED and ACTIVATING match nothing.
-func (f *imagesFilter) activeOnly() bool {
-	return f == nil || f.ImageStatus == nil || *f.ImageStatus == "ACTIVE" || *f.ImageStatus == "ANY"
+// filter is the listing filter: every tag status and only ACTIVE images
+// unless the request says otherwise (ECR's defaults). The model validated
+// both values.
+func (f *imagesFilter) filter() registry.ImageFilter {
+	out := registry.ImageFilter{TagStatus: registry.TagStatusAny, Status: registry.ImageActive}
+	if f != nil && f.TagStatus != nil {
+		out.TagStatus = registry.TagStatus(*f.TagStatus)
+	}
+	if f != nil && f.ImageStatus != nil {
+		out.Status = registry.ImageStatus(*f.ImageStatus)
+	}
+	return out
 }
 
-func (f *imagesFilter) tagStatus() registry.TagStatus {
-	if f == nil || f.TagStatus == nil {
-		return registry.TagStatusAny
-	}
-	return registry.TagStatus(*f.TagStatus)
-}
+// filterKey is the filter as a pagination cursor records it.
+func filterKey(f registry.ImageFilter) string { return string(f.TagStatus) + "/" + string(f.Status) }
 
 type listImagesInput struct {
 	RegistryID     *string           `json:"registryId"`
@@ -87,13 +91,13 @@ type listImagesOutput struct {
 // pageImages runs one page of ListImages or DescribeImages.
 func (h *Handler) pageImages(ctx context.Context, who auth.Principal, op, action string, in *listImagesInput) ([]registry.Image, *string, error) {
 	ref := registry.RepoRef{AccountID: registryOf(who, in.RegistryID), Name: in.RepositoryName}
-	status := in.Filter.tagStatus()
-	want := cursor{Op: op, Account: ref.AccountID, Repo: ref.Name, Filter: string(status)}
+	f := in.Filter.filter()
+	want := cursor{Op: op, Account: ref.AccountID, Repo: ref.Name, Filter: filterKey(f)}
 	last, err := h.decodeToken(ctx, in.NextToken, want)
 	if err != nil {
 		return nil, nil, err
 	}
-	imgs, more, err := h.svc.ListImages(ctx, who, action, ref, status, last, pageSize(in.MaxResults, 100))
+	imgs, more, err := h.svc.ListImages(ctx, who, action, ref, f, last, pageSize(in.MaxResults, 100))
 	if err != nil || !more || len(imgs) == 0 {
 		return imgs, nil, err
 	}
@@ -107,19 +111,16 @@ func (h *Handler) pageImages(ctx context.Context, who auth.Principal, op, action
 // the image it stopped in and how many of that image's ids were sent.
 func (h *Handler) listImages(ctx context.Context, who auth.Principal, in *listImagesInput) (*listImagesOutput, error) {
 	out := &listImagesOutput{ImageIDs: []imageIdentifier{}}
-	if !in.Filter.activeOnly() {
-		return out, nil
-	}
 	ref := registry.RepoRef{AccountID: registryOf(who, in.RegistryID), Name: in.RepositoryName}
-	status := in.Filter.tagStatus()
-	want := cursor{Op: "ListImages", Account: ref.AccountID, Repo: ref.Name, Filter: string(status)}
+	f := in.Filter.filter()
+	want := cursor{Op: "ListImages", Account: ref.AccountID, Repo: ref.Name, Filter: filterKey(f)}
 	pos, err := h.decodeToken(ctx, in.NextToken, want)
 	if err != nil {
 		return nil, err
 	}
 	prev, skip := splitPosition(pos)
 	n := pageSize(in.MaxResults, 100)
-	imgs, more, err := h.svc.ListImages(ctx, who, registry.ActionListImages, ref, status, prev, n)
+	imgs, more, err := h.svc.ListImages(ctx, who, registry.ActionListImages, ref, f, prev, n)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +182,9 @@ type imageDetail struct {
 	ArtifactMediaType      string   `json:"artifactMediaType,omitempty"`
 	SubjectManifestDigest  string   `json:"subjectManifestDigest,omitempty"`
 	ImageStatus            string   `json:"imageStatus"`
+	LastRecordedPullTime   *Time    `json:"lastRecordedPullTime,omitempty"`
+	LastArchivedAt         *Time    `json:"lastArchivedAt,omitempty"`
+	LastActivatedAt        *Time    `json:"lastActivatedAt,omitempty"`
 }
 
 type describeImagesOutput struct {
@@ -213,16 +217,14 @@ func (h *Handler) describeImages(ctx context.Context, who auth.Principal, in *li
 		}
 	}
 	out := &describeImagesOutput{ImageDetails: []imageDetail{}, NextToken: tok}
-	if !in.Filter.activeOnly() {
-		out.NextToken = nil
-		return out, nil
-	}
 	for _, im := range imgs {
 		out.ImageDetails = append(out.ImageDetails, imageDetail{
 			RegistryID: ref.AccountID, RepositoryName: ref.Name, ImageDigest: im.Digest.String(),
 			ImageTags: im.Tags, ImageSizeInBytes: im.ImageSize, ImagePushedAt: timePtr(im.PushedAt),
 			ImageManifestMediaType: im.MediaType, ArtifactMediaType: im.ArtifactType,
-			SubjectManifestDigest: im.Subject.String(), ImageStatus: "ACTIVE",
+			SubjectManifestDigest: im.Subject.String(), ImageStatus: string(im.Status),
+			LastRecordedPullTime: timePtr(im.LastPulledAt), LastArchivedAt: timePtr(im.LastArchivedAt),
+			LastActivatedAt: timePtr(im.LastActivatedAt),
 		})
 	}
 	return out, nil
@@ -372,19 +374,20 @@ type listImageReferrersOutput struct {
 func (h *Handler) listImageReferrers(ctx context.Context, who auth.Principal, in *listImageReferrersInput) (*listImageReferrersOutput, error) {
 	ref := registry.RepoRef{AccountID: registryOf(who, in.RegistryID), Name: in.RepositoryName}
 	var types []string
+	status := registry.ImageActive // ECR's default: only ACTIVE artifacts
 	if in.Filter != nil {
 		types = in.Filter.ArtifactTypes
+		if in.Filter.ArtifactStatus != nil {
+			status = registry.ImageStatus(*in.Filter.ArtifactStatus)
+		}
 	}
 	want := cursor{Op: "ListImageReferrers", Account: ref.AccountID, Repo: ref.Name,
-		Filter: in.SubjectID.ImageDigest + "|" + joinSorted(types)}
+		Filter: in.SubjectID.ImageDigest + "|" + joinSorted(types) + "|" + string(status)}
 	last, err := h.decodeToken(ctx, in.NextToken, want)
 	if err != nil {
 		return nil, err
 	}
 	out := &listImageReferrersOutput{Referrers: []imageReferrer{}}
-	if in.Filter != nil && in.Filter.ArtifactStatus != nil && *in.Filter.ArtifactStatus != "ACTIVE" && *in.Filter.ArtifactStatus != "ANY" {
-		return out, nil // no referrer is archived
-	}
 	single := ""
 	if len(types) == 1 {
 		single = types[0] // the store filters one type itself
@@ -394,17 +397,17 @@ func (h *Handler) listImageReferrers(ctx context.Context, who auth.Principal, in
 	// page exists. Several types are filtered here, page by page.
 	pos := last
 	for len(out.Referrers) <= n {
-		descs, more, err := h.svc.Referrers(ctx, who, ref, in.SubjectID.ImageDigest, single, pos, 100)
+		ms, more, err := h.svc.ListReferrers(ctx, who, ref, in.SubjectID.ImageDigest, single, status, pos, 100)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range descs {
-			pos = d.Digest.String()
-			if len(types) > 1 && !slices.Contains(types, d.ArtifactType) {
+		for _, m := range ms {
+			pos = m.Digest.String()
+			if len(types) > 1 && !slices.Contains(types, m.ArtifactType) {
 				continue
 			}
-			out.Referrers = append(out.Referrers, imageReferrer{Digest: d.Digest.String(), MediaType: d.MediaType,
-				ArtifactType: d.ArtifactType, Size: d.Size, Annotations: d.Annotations, ArtifactStatus: "ACTIVE"})
+			out.Referrers = append(out.Referrers, imageReferrer{Digest: m.Digest.String(), MediaType: m.MediaType,
+				ArtifactType: m.ArtifactType, Size: m.Size, Annotations: m.Annotations, ArtifactStatus: string(m.Status)})
 			if len(out.Referrers) > n {
 				break
 			}

@@ -67,7 +67,11 @@ func (h *Handler) batchCheckLayerAvailability(ctx context.Context, who auth.Prin
 	for _, li := range infos {
 		switch li.Failure {
 		case "":
-			out.Layers = append(out.Layers, layerShape{li.Digest, "AVAILABLE", li.Size})
+			availability := "AVAILABLE"
+			if li.Archived {
+				availability = "ARCHIVED" // only archived images use it; its bytes are still served
+			}
+			out.Layers = append(out.Layers, layerShape{li.Digest, availability, li.Size})
 		case registry.FailureInvalidLayerDigest:
 			out.Failures = append(out.Failures, layerFailure{li.Digest, li.Failure, "Invalid layer digest"})
 		default:

@@ -425,6 +425,7 @@ func TestECRResponsesConformToModel(t *testing.T) {
 	repositoryScenarios(e)
 	policyScenarios(e)
 	layerAndImageScenarios(e)
+	storageScenarios(e)
 	commonErrorScenarios(e)
 	for op := range e.h.ops {
 		if !e.ok[op] {

@@ -1,10 +1,12 @@
 package ecrapi
 
+import "maps"
+
 // operations is the dispatch table: every ECR operation Berth serves. A
 // model operation missing here answers UnsupportedOperationException
 // naming it (the README lists them).
 func (h *Handler) operations() map[string]opFunc {
-	return map[string]opFunc{
+	ops := map[string]opFunc{
 		"CreateRepository":              op(h, "CreateRepository", h.createRepository),
 		"DescribeRepositories":          op(h, "DescribeRepositories", h.describeRepositories),
 		"DeleteRepository":              op(h, "DeleteRepository", h.deleteRepository),
@@ -34,5 +36,18 @@ func (h *Handler) operations() map[string]opFunc {
 		"UploadLayerPart":               op(h, "UploadLayerPart", h.uploadLayerPart),
 		"CompleteLayerUpload":           op(h, "CompleteLayerUpload", h.completeLayerUpload),
 		"GetDownloadUrlForLayer":        op(h, "GetDownloadUrlForLayer", h.getDownloadURLForLayer),
+	}
+	maps.Copy(ops, h.storageOperations())
+	return ops
+}
+
+// storageOperations are the archive storage class and pull-time
+// operations (storage.go).
+func (h *Handler) storageOperations() map[string]opFunc {
+	return map[string]opFunc{
+		"UpdateImageStorageClass":           op(h, "UpdateImageStorageClass", h.updateImageStorageClass),
+		"RegisterPullTimeUpdateExclusion":   op(h, "RegisterPullTimeUpdateExclusion", h.registerPullTimeUpdateExclusion),
+		"DeregisterPullTimeUpdateExclusion": op(h, "DeregisterPullTimeUpdateExclusion", h.deregisterPullTimeUpdateExclusion),
+		"ListPullTimeUpdateExclusions":      op(h, "ListPullTimeUpdateExclusions", h.listPullTimeUpdateExclusions),
 	}
 }

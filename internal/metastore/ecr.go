@@ -28,6 +28,13 @@ type Image struct {
 	ImageSize    int64 // ECR imageSizeInBytes
 	PushedAt     time.Time
 	Tags         []string // sorted
+	// Status is the storage state; the times are zero until the image is
+	// first pulled, archived or restored (LastPulledAt as recorded by
+	// RecordPullTimes).
+	Status          ImageStatus
+	LastPulledAt    time.Time
+	LastArchivedAt  time.Time
+	LastActivatedAt time.Time
 }
 
 // TagStatus filters images by whether they carry tags.
@@ -50,13 +57,15 @@ type SigningKey struct {
 // ImageStore lists and describes images.
 type ImageStore interface {
 	// ListImages returns images of a repository ordered by digest, strictly
-	// after p.Last (a digest), filtered by tag status. status must be
-	// TagStatusAny, TagStatusTagged or TagStatusUntagged (anything else,
-	// including "", is an error); a missing repository has no images.
-	ListImages(ctx context.Context, repoID int64, status TagStatus, p Page) ([]Image, error)
-	// GetImages returns the images with the given digests that exist, in
-	// the order given, skipping missing ones; a digest given twice is
-	// returned once, at its first position.
+	// after p.Last (a digest), filtered by tag status and image status.
+	// f.TagStatus must be TagStatusAny, TagStatusTagged or
+	// TagStatusUntagged, f.Status an ImageStatus or ImageStatusAny
+	// (anything else, including "", is an error); a missing repository has
+	// no images.
+	ListImages(ctx context.Context, repoID int64, f ImageFilter, p Page) ([]Image, error)
+	// GetImages returns the images with the given digests that exist,
+	// whatever their status, in the order given, skipping missing ones; a
+	// digest given twice is returned once, at its first position.
 	GetImages(ctx context.Context, repoID int64, digests []digest.Digest) ([]Image, error)
 }
 

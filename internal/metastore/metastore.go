@@ -98,6 +98,9 @@ type Manifest struct {
 	// an index, the largest child).
 	ImageSize int64
 	PushedAt  time.Time
+	// Status is the image's storage state (ACTIVE when pushed); PutManifest
+	// ignores it.
+	Status ImageStatus
 }
 
 // PutOptions adjusts PutManifest.
@@ -217,7 +220,10 @@ type ManifestStore interface {
 	// PutManifest stores m with its references and points tags at it, in one
 	// transaction. Every reference must resolve in the repository, else a
 	// *MissingReferenceError. Re-putting an existing digest keeps the first
-	// PushedAt and moves the tags.
+	// PushedAt and moves the tags. Pushing restores at once (ACTIVE,
+	// LastActivatedAt stamped) an archived or restoring m with what goes
+	// with it (as StorageClassStore restores), and the children of an
+	// index m that are not ACTIVE.
 	// On a re-put the stored row (PushedAt, body, annotations) is kept as is;
 	// each tag's UpdatedAt is set to now; a zero PushedAt defaults to now;
 	// ErrNotFound when the repository does not exist. A tag that
@@ -274,6 +280,8 @@ type Store interface {
 	ManifestStore
 	UploadStore
 	ImageStore
+	StorageClassStore
+	PullTimeStore
 	RepositorySettingsStore
 	RegistrySettingsStore
 	SigningKeyStore

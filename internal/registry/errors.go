@@ -52,6 +52,13 @@ var (
 	// translation at each call. Its text names internals (a database
 	// address): front ends answer it with a fixed message.
 	ErrUnavailable = metastore.ErrUnavailable
+
+	// ErrImageArchived is a pull of an image that is archived or being
+	// restored; it is also an ErrManifestUnknown (ECR answers 404).
+	ErrImageArchived           = fmt.Errorf("%w: image archived", ErrManifestUnknown)
+	ErrStorageClassUnsupported = errors.New("storage class change not supported")
+	ErrExclusionExists         = errors.New("pull time update exclusion already exists")
+	ErrExclusionNotFound       = errors.New("pull time update exclusion not found")
 )
 
 // Error is a domain error with a message meant for the user and optional

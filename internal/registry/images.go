@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ const (
 	FailureImageNotFound                 = "ImageNotFound"
 	FailureMissingDigestAndTag           = "MissingDigestAndTag"
 	FailureImageReferencedByManifestList = "ImageReferencedByManifestList"
+	// FailureImageInaccessible: the image exists but cannot be pulled
+	// (archived, or being restored).
+	FailureImageInaccessible = "ImageInaccessible"
 )
 
 // ImageFailure is one image a batch operation could not process.
@@ -35,9 +39,9 @@ type ImageFailure struct {
 	Reason string
 }
 
-// ListImages pages through a repository's images, for ListImages
-// (action ecr:ListImages) and DescribeImages (ecr:DescribeImages).
-func (s *Service) ListImages(ctx context.Context, who auth.Principal, action string, r RepoRef, status metastore.TagStatus, last string, n int) ([]metastore.Image, bool, error) {
+// ListImages pages through a repository's images that f admits, for
+// ListImages (action ecr:ListImages) and DescribeImages (ecr:DescribeImages).
+func (s *Service) ListImages(ctx context.Context, who auth.Principal, action string, r RepoRef, f ImageFilter, last string, n int) ([]metastore.Image, bool, error) {
 	if err := checkPage(n); err != nil {
 		return nil, false, err
 	}
@@ -45,7 +49,7 @@ func (s *Service) ListImages(ctx context.Context, who auth.Principal, action str
 	if err != nil || n == 0 {
 		return nil, false, err
 	}
-	imgs, err := s.meta.ListImages(ctx, repo.ID, status, metastore.Page{Last: last, Limit: n + 1})
+	imgs, err := s.meta.ListImages(ctx, repo.ID, f, metastore.Page{Last: last, Limit: n + 1})
 	if err != nil {
 		return nil, false, fmt.Errorf("list images: %w", err)
 	}
@@ -134,9 +138,11 @@ func dedupImages(imgs []metastore.Image) []metastore.Image {
 	return out
 }
 
-// BatchGetImage returns the manifests the ids name. A manifest whose media
-// type the caller does not accept is a failure: Berth serves manifests as
-// stored and does not convert between formats.
+// BatchGetImage returns the manifests the ids name: a pull of each,
+// recorded for lastRecordedPullTime. A manifest whose media type the caller
+// does not accept is a failure: Berth serves manifests as stored and does
+// not convert between formats. An image archived or being restored is an
+// ImageInaccessible failure.
 func (s *Service) BatchGetImage(ctx context.Context, who auth.Principal, r RepoRef, ids []ImageID, accepted []string) ([]metastore.Manifest, []ImageID, []ImageFailure, error) {
 	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
 	if err != nil {
@@ -159,11 +165,17 @@ func (s *Service) BatchGetImage(ctx context.Context, who auth.Principal, r RepoR
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("get manifest: %w", err)
 		}
+		if m.Status != metastore.ImageActive {
+			failures = append(failures, ImageFailure{ID: id, Code: FailureImageInaccessible,
+				Reason: Message(archivedError(who, r, cmp.Or(id.Tag, d.String()), m))})
+			continue
+		}
 		if len(accepted) > 0 && !contains(accepted, m.MediaType) {
 			failures = append(failures, ImageFailure{ID: id, Code: FailureImageNotFound, Reason: fmt.Sprintf(
 				"The image is stored as %s, which is not among the accepted media types", m.MediaType)})
 			continue
 		}
+		s.recordPull(who, repo, m.Digest)
 		out = append(out, m)
 		outIDs = append(outIDs, ImageID{Digest: m.Digest.String(), Tag: id.Tag})
 	}
@@ -278,17 +290,21 @@ func (s *Service) PutImage(ctx context.Context, who auth.Principal, r RepoRef, m
 	return s.PutManifest(ctx, who, r, ref, mediaType, manifest, tags)
 }
 
+// imageExists reports whether d is stored, ACTIVE, and tagged tag (when
+// given): an archived image put again is restored, not refused.
 func (s *Service) imageExists(ctx context.Context, repoID int64, d digest.Digest, tag string) (bool, error) {
 	if tag != "" {
 		td, err := s.meta.ResolveTag(ctx, repoID, tag)
-		if errors.Is(err, metastore.ErrNotFound) {
+		if errors.Is(err, metastore.ErrNotFound) || (err == nil && td != d) {
 			return false, nil
 		}
-		return err == nil && td == d, err
+		if err != nil {
+			return false, err
+		}
 	}
-	_, err := s.meta.GetManifest(ctx, repoID, d)
+	m, err := s.meta.GetManifest(ctx, repoID, d)
 	if errors.Is(err, metastore.ErrNotFound) {
 		return false, nil
 	}
-	return err == nil, err
+	return err == nil && m.Status == metastore.ImageActive, err
 }

@@ -23,10 +23,15 @@ const (
 type LayerInfo struct {
 	Digest  string
 	Size    int64
-	Failure string // empty when available
+	Failure string // empty when the layer is a blob of the repository
+	// Archived: only images that are archived or being restored use the
+	// layer (ECR's layer availability ARCHIVED). Its bytes are still
+	// served: blobs are shared and Berth never moves archived ones.
+	Archived bool
 }
 
-// CheckLayers reports which digests are blobs of the repository.
+// CheckLayers reports which digests are blobs of the repository, and which
+// of those only archived images use.
 func (s *Service) CheckLayers(ctx context.Context, who auth.Principal, r RepoRef, digests []string) ([]LayerInfo, error) {
 	repo, err := s.repository(ctx, who, ActionBatchCheckLayerAvailability, r, false)
 	if err != nil {
@@ -46,7 +51,11 @@ func (s *Service) CheckLayers(ctx context.Context, who auth.Principal, r RepoRef
 		case err != nil:
 			return nil, fmt.Errorf("look up layer: %w", err)
 		default:
-			out = append(out, LayerInfo{Digest: ds, Size: size})
+			archived, err := s.meta.BlobArchived(ctx, repo.ID, d)
+			if err != nil {
+				return nil, fmt.Errorf("look up layer use: %w", err)
+			}
+			out = append(out, LayerInfo{Digest: ds, Size: size, Archived: archived})
 		}
 	}
 	return out, nil

@@ -145,7 +145,10 @@ func missingReference(err error) error {
 		Detail:  map[string]string{"digest": mr.Digest.String()}}
 }
 
-// GetManifest returns the manifest reference (tag or digest) names in r.
+// GetManifest returns the manifest reference (tag or digest) names in r:
+// a pull (GET or HEAD), recorded for the image's lastRecordedPullTime. An
+// image that is archived or being restored cannot be pulled
+// (ErrImageArchived).
 func (s *Service) GetManifest(ctx context.Context, who auth.Principal, r RepoRef, reference string) (metastore.Manifest, error) {
 	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
 	if err != nil {
@@ -171,6 +174,10 @@ func (s *Service) GetManifest(ctx context.Context, who auth.Principal, r RepoRef
 	if err != nil {
 		return metastore.Manifest{}, fmt.Errorf("get manifest: %w", err)
 	}
+	if m.Status != metastore.ImageActive {
+		return metastore.Manifest{}, archivedError(who, r, reference, m)
+	}
+	s.recordPull(who, repo, m.Digest)
 	return m, nil
 }
 
@@ -264,28 +271,14 @@ func (s *Service) Catalog(ctx context.Context, who auth.Principal, accountID, la
 	return names, true, nil
 }
 
-// Referrers lists up to n manifests in r whose subject is dgst, after the
-// digest last, optionally only those of artifactType, as OCI descriptors,
-// and whether more follow.
+// Referrers lists up to n ACTIVE manifests in r whose subject is dgst,
+// after the digest last, optionally only those of artifactType, as OCI
+// descriptors, and whether more follow: the /v2 referrers API, which lists
+// only what can be pulled.
 func (s *Service) Referrers(ctx context.Context, who auth.Principal, r RepoRef, dgst, artifactType, last string, n int) ([]oci.Descriptor, bool, error) {
-	d, err := parseDigest(dgst)
+	ms, more, err := s.ListReferrers(ctx, who, r, dgst, artifactType, ImageActive, last, n)
 	if err != nil {
 		return nil, false, err
-	}
-	if err := checkPage(n); err != nil || n == 0 {
-		return []oci.Descriptor{}, false, err
-	}
-	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
-	if err != nil {
-		return nil, false, err
-	}
-	ms, err := s.meta.Referrers(ctx, repo.ID, d, artifactType, metastore.Page{Last: last, Limit: n + 1})
-	if err != nil {
-		return nil, false, fmt.Errorf("list referrers: %w", err)
-	}
-	more := len(ms) > n
-	if more {
-		ms = ms[:n]
 	}
 	out := make([]oci.Descriptor, 0, len(ms))
 	for _, m := range ms {
@@ -293,4 +286,43 @@ func (s *Service) Referrers(ctx context.Context, who auth.Principal, r RepoRef, 
 			ArtifactType: m.ArtifactType, Annotations: m.Annotations})
 	}
 	return out, more, nil
+}
+
+// ListReferrers lists up to n manifests in r whose subject is dgst and
+// whose status status admits (ImageStatusAny: all), after the digest last,
+// optionally only those of artifactType, and whether more follow.
+func (s *Service) ListReferrers(ctx context.Context, who auth.Principal, r RepoRef, dgst, artifactType string, status ImageStatus, last string, n int) ([]metastore.Manifest, bool, error) {
+	d, err := parseDigest(dgst)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := checkPage(n); err != nil || n == 0 {
+		return []metastore.Manifest{}, false, err
+	}
+	repo, err := s.repository(ctx, who, ActionBatchGetImage, r, false)
+	if err != nil {
+		return nil, false, err
+	}
+	// Read pages until n+1 match: the extra one tells that more follow.
+	out := make([]metastore.Manifest, 0, n+1)
+	for len(out) <= n {
+		ms, err := s.meta.Referrers(ctx, repo.ID, d, artifactType, metastore.Page{Last: last, Limit: n + 1})
+		if err != nil {
+			return nil, false, fmt.Errorf("list referrers: %w", err)
+		}
+		for _, m := range ms {
+			last = m.Digest.String()
+			if status == ImageStatusAny || m.Status == status {
+				m.Body = nil // descriptors only
+				out = append(out, m)
+			}
+		}
+		if len(ms) <= n {
+			break
+		}
+	}
+	if len(out) > n {
+		return out[:n], true, nil
+	}
+	return out, false, nil
 }

@@ -49,6 +49,13 @@ type Options struct {
 	// (presigned S3 GET) when the backend can; off, bytes flow through
 	// Berth.
 	BlobRedirects bool
+	// PullTimes buffers pull times (lastRecordedPullTime); nil records
+	// none. The caller runs and flushes it.
+	PullTimes *PullTimes
+	// RestoreRequested, when set, is called after a restore from the
+	// archive storage class was requested, to have CompleteRestores run
+	// soon (the image-restore job).
+	RestoreRequested func(ctx context.Context)
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.

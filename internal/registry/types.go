@@ -10,6 +10,12 @@ type (
 	Image       = metastore.Image
 	Manifest    = metastore.Manifest
 	TagStatus   = metastore.TagStatus
+
+	ImageStatus       = metastore.ImageStatus
+	ImageFilter       = metastore.ImageFilter
+	StorageClass      = metastore.StorageClass
+	StorageChange     = metastore.StorageChange
+	PullTimeExclusion = metastore.PullTimeExclusion
 )
 
 // Tag-status filters.
@@ -17,4 +23,14 @@ const (
 	TagStatusAny      = metastore.TagStatusAny
 	TagStatusTagged   = metastore.TagStatusTagged
 	TagStatusUntagged = metastore.TagStatusUntagged
+)
+
+// Image statuses (ImageStatusAny only as a filter) and storage classes.
+const (
+	ImageActive     = metastore.ImageActive
+	ImageArchived   = metastore.ImageArchived
+	ImageActivating = metastore.ImageActivating
+	ImageStatusAny  = metastore.ImageStatusAny
+	StorageStandard = metastore.StorageStandard
+	StorageArchive  = metastore.StorageArchive
 )

@@ -16,25 +16,36 @@ import (
 const maxImagesPerQuery = 100
 
 // ListImages returns up to p.Limit images of the repository with digests
-// after p.Last, in byte order, each with its tags: one prepared query on the
-// reader pool, tags gathered by a correlated subquery (no query per image).
-// A missing repository has no images; an unknown status is an error.
-func (s *Store) ListImages(ctx context.Context, repoID int64, status metastore.TagStatus, p metastore.Page) ([]metastore.Image, error) {
+// after p.Last, in byte order, each with its tags: one query on the reader
+// pool (prepared for the default ACTIVE filter), tags gathered by a
+// correlated subquery (no query per image). A missing repository has no
+// images; an unknown filter is an error.
+func (s *Store) ListImages(ctx context.Context, repoID int64, f metastore.ImageFilter, p metastore.Page) ([]metastore.Image, error) {
 	if p.Limit <= 0 {
 		return nil, s.fail("list images", errBadLimit)
 	}
-	var st *sql.Stmt
-	switch status {
-	case metastore.TagStatusAny:
-		st = s.rs.listImagesAny
-	case metastore.TagStatusTagged:
-		st = s.rs.listImagesTagged
-	case metastore.TagStatusUntagged:
-		st = s.rs.listImagesUntagged
-	default:
-		return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", status))
+	var rows *sql.Rows
+	var err error
+	if f.Status == metastore.ImageActive {
+		var st *sql.Stmt
+		switch f.TagStatus {
+		case metastore.TagStatusAny:
+			st = s.rs.listImagesAny
+		case metastore.TagStatusTagged:
+			st = s.rs.listImagesTagged
+		case metastore.TagStatusUntagged:
+			st = s.rs.listImagesUntagged
+		default:
+			return nil, s.fail("list images", fmt.Errorf("unknown tag status %q", f.TagStatus))
+		}
+		rows, err = st.QueryContext(ctx, repoID, after(p), p.Limit)
+	} else {
+		query, ok := s.sq.listImages[f]
+		if !ok {
+			return nil, s.fail("list images", fmt.Errorf("unknown filter tag status %q, image status %q", f.TagStatus, f.Status))
+		}
+		rows, err = s.reader.QueryContext(ctx, query, repoID, after(p), p.Limit)
 	}
-	rows, err := st.QueryContext(ctx, repoID, after(p), p.Limit)
 	out, err := collect(rows, err, scanImage)
 	return out, s.fail("list images", err)
 }
@@ -74,14 +85,17 @@ func (s *Store) GetImages(ctx context.Context, repoID int64, digests []digest.Di
 // order, as ListTags returns tags.
 func scanImage(r scanner) (metastore.Image, error) {
 	var img metastore.Image
-	var d string
+	var d, status string
 	var subject, tags sql.NullString
-	var pushed int64
-	err := r.Scan(&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed, &tags)
+	var pushed, pulled, archived, activated int64
+	err := r.Scan(&d, &img.MediaType, &img.ArtifactType, &subject, &img.Size, &img.ImageSize, &pushed,
+		&status, &pulled, &archived, &activated, &tags)
 	if err != nil {
 		return metastore.Image{}, err
 	}
 	img.Digest, img.Subject, img.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)
+	img.Status = metastore.ImageStatus(status)
+	img.LastPulledAt, img.LastArchivedAt, img.LastActivatedAt = optionalTime(pulled), optionalTime(archived), optionalTime(activated)
 	if tags.Valid {
 		img.Tags = strings.Split(tags.String, ",")
 		slices.Sort(img.Tags)

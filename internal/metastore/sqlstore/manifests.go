@@ -16,7 +16,8 @@ import (
 // linked to it, a manifest stored in it), else the first unresolved one is
 // returned as a *metastore.MissingReferenceError and nothing is written.
 // Re-putting a stored digest keeps the stored row (first PushedAt, body) and
-// only moves the tags. ErrNotFound when the repository does not exist.
+// only moves the tags; it restores an archived image at once (restoreOnPush).
+// ErrNotFound when the repository does not exist.
 func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []metastore.Reference, tags []string, opts metastore.PutOptions) error {
 	now := s.now()
 	if m.PushedAt.IsZero() {
@@ -34,7 +35,7 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 		if err := s.checkReferences(ctx, tx, m.RepositoryID, refs); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.q.insertManifest, m.RepositoryID, m.Digest.String(), m.MediaType,
+		inserted, err := execTx(ctx, tx, s.q.insertManifest, m.RepositoryID, m.Digest.String(), m.MediaType,
 			m.ArtifactType, nullDigest(m.Subject), ann, m.Size, nonNil(m.Body), m.ImageSize, nanos(m.PushedAt))
 		if err != nil {
 			return err
@@ -59,6 +60,9 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 			if _, err := tx.ExecContext(ctx, s.q.upsertTag, m.RepositoryID, t, m.Digest.String(), nanos(now)); err != nil {
 				return err
 			}
+		}
+		if _, err := s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now); err != nil {
+			return err
 		}
 		return s.emitAll(ctx, tx, imageEvents(metastore.Event{AccountID: acct, Repository: repo,
 			DetailType: metastore.DetailTypeImageAction, ActionType: metastore.ActionPush, Digest: m.Digest,
@@ -218,12 +222,14 @@ func scanManifest(r scanner) (metastore.Manifest, error) {
 	var d string
 	var subject, ann sql.NullString
 	var pushed int64
+	var status string
 	err := r.Scan(&m.RepositoryID, &d, &m.MediaType, &m.ArtifactType, &subject, &ann,
-		&m.Size, &m.Body, &m.ImageSize, &pushed)
+		&m.Size, &m.Body, &m.ImageSize, &pushed, &status)
 	if err != nil {
 		return metastore.Manifest{}, err
 	}
 	m.Digest, m.Subject, m.PushedAt = digest.Digest(d), digest.Digest(subject.String), fromNanos(pushed)
+	m.Status = metastore.ImageStatus(status)
 	if ann.Valid {
 		if err := json.Unmarshal([]byte(ann.String), &m.Annotations); err != nil {
 			return metastore.Manifest{}, fmt.Errorf("manifest %s: decode annotations: %w", d, err)

@@ -15,8 +15,10 @@ const (
 	accessKeyCols  = "id, account_id, user_name, secret_ciphertext, active, created_at"
 	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key," +
 		" tag_mutability_exclusions"
-	manifestCols   = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at"
-	manifestColsM  = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body, m.image_size, m.pushed_at"
+	manifestCols = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at," +
+		" image_status"
+	manifestColsM = "m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.size, m.body," +
+		" m.image_size, m.pushed_at, m.image_status"
 	uploadCols     = "id, repository_id, byte_offset, hash_state, algorithm, store_state, created_at, updated_at, parts, last_part_size, small_part"
 	signingKeyCols = "id, secret_ciphertext, created_at"
 	userCols       = "account_id, name, name_key, id, path, created_at"
@@ -33,6 +35,7 @@ const (
 	// them). ',' cannot occur in a tag: tags match
 	// [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, checked by the caller (package oci).
 	imageColsM = "m.digest, m.media_type, m.artifact_type, m.subject_digest, m.size, m.image_size, m.pushed_at," +
+		" m.image_status, m.last_pulled_at, m.last_archived_at, m.last_activated_at," +
 		" (SELECT string_agg(t.name, ',') FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)"
 	// isTaggedM is true when manifest m has a tag.
 	isTaggedM = "EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.digest = m.digest)"
@@ -120,13 +123,12 @@ func newQueries(d dialect) queries {
 		deleteUpload:   "DELETE FROM uploads WHERE id = ?",
 		expiredUploads: "SELECT " + uploadCols + " FROM uploads WHERE updated_at < ? ORDER BY updated_at, id LIMIT ?",
 
-		listImagesAny: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
-			" ORDER BY m.digest LIMIT ?",
-		listImagesTagged: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
-			" AND " + isTaggedM + " ORDER BY m.digest LIMIT ?",
-		listImagesUntagged: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest > ?" +
-			" AND NOT " + isTaggedM + " ORDER BY m.digest LIMIT ?",
-		getImagesPrefix: "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest IN (",
+		// ACTIVE images, ECR's default; storage.go renders the other
+		// image-status filters.
+		listImagesAny:      listImagesSQL(metastore.TagStatusAny, metastore.ImageActive),
+		listImagesTagged:   listImagesSQL(metastore.TagStatusTagged, metastore.ImageActive),
+		listImagesUntagged: listImagesSQL(metastore.TagStatusUntagged, metastore.ImageActive),
+		getImagesPrefix:    "SELECT " + imageColsM + " FROM manifests m WHERE m.repository_id = ? AND m.digest IN (",
 
 		updateRepositorySettings: "UPDATE repositories SET image_tag_mutability = ?, scan_on_push = ?," +
 			" tag_mutability_exclusions = ? WHERE id = ?",

@@ -76,6 +76,7 @@ type Store struct {
 	d      dialect
 	q      queries
 	jq     jobQueries
+	sq     storageQueries
 	gq     gcQueries
 	eq     eventQueries
 	ews    eventStmts // prepared on the writer
@@ -140,7 +141,8 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
 	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
-		log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox, onEvents: opts.OnEvents}
+		sq: newStorageQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
+		onEvents: opts.OnEvents}
 }
 
 func (o Options) withDefaults() Options {

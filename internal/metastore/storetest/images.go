@@ -53,7 +53,7 @@ func newImageFixture(t *testing.T, s metastore.Store) imageFixture {
 			delete(f.tagsOf, d)
 		}
 	}
-	all, err := s.ListImages(ctx, f.repo.ID, metastore.TagStatusAny, metastore.Page{Limit: 1000})
+	all, err := s.ListImages(ctx, f.repo.ID, active(metastore.TagStatusAny), metastore.Page{Limit: 1000})
 	noErr(t, "ListImages", err)
 	for _, img := range all {
 		if _, ok := f.tagsOf[img.Digest]; ok {
@@ -91,7 +91,7 @@ func testImageListPagination(t *testing.T, s metastore.Store) {
 		t.Run(string(c.status), func(t *testing.T) {
 			list := func(p metastore.Page) []string {
 				t.Helper()
-				imgs, err := s.ListImages(ctxOf(t), f.repo.ID, c.status, p)
+				imgs, err := s.ListImages(ctxOf(t), f.repo.ID, active(c.status), p)
 				noErr(t, "ListImages", err)
 				ds := make([]string, len(imgs))
 				for i, img := range imgs {
@@ -124,7 +124,7 @@ func testImageListFields(t *testing.T, s metastore.Store) {
 	idx.m.ImageSize = 4242
 	mustPut(t, s, idx)
 
-	imgs, err := s.ListImages(ctx, r.ID, metastore.TagStatusAny, metastore.Page{Limit: 10})
+	imgs, err := s.ListImages(ctx, r.ID, active(metastore.TagStatusAny), metastore.Page{Limit: 10})
 	noErr(t, "ListImages", err)
 	if len(imgs) != 2 {
 		t.Fatalf("ListImages = %d images, want 2", len(imgs))
@@ -158,6 +158,10 @@ func wantImage(t *testing.T, img metastore.Image, m metastore.Manifest, tags []s
 	if !slices.Equal(img.Tags, tags) {
 		t.Errorf("image %s tags = %q, want %q (byte order)", img.Digest, img.Tags, tags)
 	}
+	if img.Status != metastore.ImageActive || !img.LastPulledAt.IsZero() || !img.LastArchivedAt.IsZero() || !img.LastActivatedAt.IsZero() {
+		t.Errorf("image %s: status %s, pulled %v, archived %v, activated %v; want a new image ACTIVE and never pulled, archived or restored",
+			img.Digest, img.Status, img.LastPulledAt, img.LastArchivedAt, img.LastActivatedAt)
+	}
 }
 
 func testImageListBadArguments(t *testing.T, s metastore.Store) {
@@ -165,16 +169,24 @@ func testImageListBadArguments(t *testing.T, s metastore.Store) {
 	r := mustRepo(t, s, "111111111111", "app")
 	mustPut(t, s, newImage(t, s, r.ID, "img", 0), "v1")
 	for _, status := range []metastore.TagStatus{"", "tagged", "Any", "BOGUS"} {
-		if _, err := s.ListImages(ctx, r.ID, status, metastore.Page{Limit: 10}); err == nil {
+		if _, err := s.ListImages(ctx, r.ID, active(status), metastore.Page{Limit: 10}); err == nil {
 			t.Errorf("ListImages(status %q) succeeded, want an error", status)
 		}
 	}
+	for _, status := range []metastore.ImageStatus{"", "active", "Archived", "STANDARD", "BOGUS"} {
+		for _, tag := range []metastore.TagStatus{metastore.TagStatusAny, metastore.TagStatusUntagged} {
+			f := metastore.ImageFilter{TagStatus: tag, Status: status}
+			if _, err := s.ListImages(ctx, r.ID, f, metastore.Page{Limit: 10}); err == nil {
+				t.Errorf("ListImages(%+v) succeeded, want an error", f)
+			}
+		}
+	}
 	for _, limit := range []int{0, -1} {
-		if _, err := s.ListImages(ctx, r.ID, metastore.TagStatusAny, metastore.Page{Limit: limit}); err == nil {
+		if _, err := s.ListImages(ctx, r.ID, active(metastore.TagStatusAny), metastore.Page{Limit: limit}); err == nil {
 			t.Errorf("ListImages(limit %d) succeeded, want an error", limit)
 		}
 	}
-	none, err := s.ListImages(ctx, 424242, metastore.TagStatusAny, metastore.Page{Limit: 10})
+	none, err := s.ListImages(ctx, 424242, active(metastore.TagStatusAny), metastore.Page{Limit: 10})
 	noErr(t, "ListImages(missing repo)", err)
 	if len(none) != 0 {
 		t.Errorf("missing repository lists %d images", len(none))

@@ -260,7 +260,7 @@ func testRepositorySettingsCascade(t *testing.T, s metastore.Store) {
 			t.Errorf("re-created repository inherited tags %+v", tags)
 		}
 		wantErr(t, "GetRepositoryPolicy(re-created)", firstErr(s.GetRepositoryPolicy(ctx, again.ID)), metastore.ErrNotFound)
-		imgs, err := s.ListImages(ctx, again.ID, metastore.TagStatusAny, metastore.Page{Limit: 10})
+		imgs, err := s.ListImages(ctx, again.ID, active(metastore.TagStatusAny), metastore.Page{Limit: 10})
 		noErr(t, "ListImages(re-created)", err)
 		if len(imgs) != 0 {
 			t.Errorf("re-created repository lists images %+v", imgs)

@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Jobs", jobCases},
 		{"GC", gcCases},
 		{"Events", eventCases},
+		{"StorageClass", storageCases},
+		{"PullTimes", pullTimeCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

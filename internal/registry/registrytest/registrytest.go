@@ -84,8 +84,10 @@ type Env struct {
 	Blobs   *fsblob.Store
 	Service *registry.Service
 	Clock   *Clock
-	opts    registry.Options
-	admin   *registry.Service // AccountAuthorizer: fixtures ignore the test's Authorizer
+	// PullTimes is the services' pull-time buffer; tests Flush it.
+	PullTimes *registry.PullTimes
+	opts      registry.Options
+	admin     *registry.Service // AccountAuthorizer: fixtures ignore the test's Authorizer
 
 	metaClosed bool
 }
@@ -100,8 +102,9 @@ func (e *Env) CloseMeta(t testing.TB) {
 }
 
 // New opens stores in t.TempDir(), creates Account and OtherAccount, and
-// builds a Service from opts; Meta, Blobs and Clock are always the Env's,
-// Authorizer defaults to AccountAuthorizer and Region to us-east-1.
+// builds a Service from opts; Meta, Blobs, Clock and PullTimes (a buffer
+// tests flush by hand) are always the Env's, Authorizer defaults to
+// AccountAuthorizer and Region to us-east-1.
 func New(t testing.TB, opts registry.Options) *Env {
 	t.Helper()
 	dir := t.TempDir()
@@ -122,6 +125,10 @@ func New(t testing.TB, opts registry.Options) *Env {
 		t.Fatalf("fsblob.New: %v", err)
 	}
 	opts.Meta, opts.Blobs, opts.Clock = meta, blobs, clock.Now
+	if opts.PullTimes, err = registry.NewPullTimes(registry.PullTimeOptions{Store: meta, Clock: clock.Now}); err != nil {
+		t.Fatalf("NewPullTimes: %v", err)
+	}
+	e.PullTimes = opts.PullTimes
 	if opts.Authorizer == nil {
 		opts.Authorizer = registry.AccountAuthorizer{}
 	}
@@ -131,7 +138,7 @@ func New(t testing.TB, opts registry.Options) *Env {
 	e.Blobs, e.opts = blobs, opts
 	e.Service = e.Node(t)
 	adminOpts := opts
-	adminOpts.Authorizer, adminOpts.MaxBlobSize = registry.AccountAuthorizer{}, 0
+	adminOpts.Authorizer, adminOpts.MaxBlobSize, adminOpts.PullTimes = registry.AccountAuthorizer{}, 0, nil
 	if e.admin, err = registry.New(adminOpts); err != nil {
 		t.Fatalf("registry.New: %v", err)
 	}
@@ -148,6 +155,19 @@ func New(t testing.TB, opts registry.Options) *Env {
 func (e *Env) Node(t testing.TB) *registry.Service {
 	t.Helper()
 	s, err := registry.New(e.opts)
+	if err != nil {
+		t.Fatalf("registry.New: %v", err)
+	}
+	return s
+}
+
+// NodeWith builds another Service over the same stores with options
+// changed by change (for example without pull-time tracking).
+func (e *Env) NodeWith(t testing.TB, change func(*registry.Options)) *registry.Service {
+	t.Helper()
+	o := e.opts
+	change(&o)
+	s, err := registry.New(o)
 	if err != nil {
 		t.Fatalf("registry.New: %v", err)
 	}
