@@ -61,7 +61,11 @@ func (s *Store) PutManifest(ctx context.Context, m metastore.Manifest, refs []me
 				return err
 			}
 		}
-		if _, err := s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now); err != nil {
+		restored, err := s.restoreOnPush(ctx, tx, m.RepositoryID, m.Digest, inserted == 1, refs, now)
+		if err != nil {
+			return err
+		}
+		if err := s.emitStorageChanges(ctx, tx, restored); err != nil {
 			return err
 		}
 		return s.emitAll(ctx, tx, imageEvents(metastore.Event{AccountID: acct, Repository: repo,

@@ -161,7 +161,7 @@ func (s *Store) UpdateStorageClass(ctx context.Context, repoID int64, d digest.D
 				return refused
 			}
 			out, err = s.restoreClosure(ctx, tx, repoID, root, metastore.ImageActivating, now)
-			return err
+			return err // ACTIVATING is not an event yet: CompleteActivations emits the restore
 		}
 		if root.status != metastore.ImageActive {
 			return refused
@@ -172,8 +172,10 @@ func (s *Store) UpdateStorageClass(ctx context.Context, repoID int64, d digest.D
 		if refused.Parent != "" {
 			return refused
 		}
-		out, err = s.archiveClosure(ctx, tx, repoID, root, now)
-		return err
+		if out, err = s.archiveClosure(ctx, tx, repoID, root, now); err != nil {
+			return err
+		}
+		return s.emitStorageChanges(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err
@@ -401,7 +403,7 @@ func (s *Store) CompleteActivations(ctx context.Context, limit int) ([]metastore
 			}
 			out = append(out, p.node.change(p.repoID, metastore.ImageActive, now))
 		}
-		return nil
+		return s.emitStorageChanges(ctx, tx, out)
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ var eventCases = []testCase{
 	{"DeliverInOrder", testEventsDeliver},
 	{"DeadLetters", testEventsDeadLetters},
 	{"Maintain", testEventsMaintain},
+	{"StorageClassEvents", testStorageClassEvents},
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
