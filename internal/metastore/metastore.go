@@ -287,6 +287,8 @@ type Store interface {
 	SigningKeyStore
 	IAMStore
 	JobStore
+	JobRunHistory
+	ClusterStore
 	GCStore
 	EventOutbox
 	EventSinkStore

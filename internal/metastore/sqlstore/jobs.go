@@ -3,6 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -11,6 +14,8 @@ import (
 // jobQueries are the statements of JobStore, rendered for the dialect.
 type jobQueries struct {
 	insert, claim, renew, holder, finish, schedule, list string
+	// Run history (job_runs).
+	insertRun, pruneRuns, listRuns string
 }
 
 const jobCols = "name, holder, claimed_until, next_run_at, last_started_at, last_finished_at, last_holder, last_error, runs"
@@ -33,7 +38,13 @@ func newJobQueries(d dialect) jobQueries {
 			" next_run_at = CASE WHEN next_run_at > ? THEN ? ELSE next_run_at END," +
 			" wanted_at = CASE WHEN holder <> '' AND (wanted_at = 0 OR wanted_at > ?) THEN ? ELSE wanted_at END" +
 			" WHERE name = ?"),
-		list: d.rebind("SELECT " + jobCols + " FROM jobs ORDER BY name"),
+		list:      d.rebind("SELECT " + jobCols + " FROM jobs ORDER BY name"),
+		insertRun: d.rebind("INSERT INTO job_runs (name, holder, started_at, finished_at, error) VALUES (?, ?, ?, ?, ?)"),
+		// Keeps the newest MaxJobRuns rows of the job.
+		pruneRuns: d.rebind("DELETE FROM job_runs WHERE name = ? AND id <= (SELECT id FROM job_runs WHERE name = ?" +
+			" ORDER BY id DESC LIMIT 1 OFFSET " + strconv.Itoa(metastore.MaxJobRuns) + ")"),
+		listRuns: d.rebind("SELECT name, holder, started_at, finished_at, error FROM job_runs WHERE name = ?" +
+			" ORDER BY id DESC LIMIT ?"),
 	}
 }
 
@@ -59,11 +70,13 @@ func (s *Store) RenewJob(ctx context.Context, name, holder string, ttl time.Dura
 	return n == 1, s.fail("renew job", err)
 }
 
-// FinishJob records a run and releases the claim. The run is recorded even
-// when holder's claim lapsed meanwhile; then the claim, which may be
-// another node's by now, is left alone and ErrConflict reported.
+// FinishJob records a run and releases the claim. The run is recorded (in
+// the history, marked as having lost its claim) even when holder's claim
+// lapsed meanwhile; then the claim, which may be another node's by now, is
+// left alone and ErrConflict reported.
 func (s *Store) FinishJob(ctx context.Context, name, holder string, started time.Time, runErr string, next time.Time) error {
-	return s.write(ctx, "finish job", func(ctx context.Context, tx *sql.Tx) error {
+	var lapsed bool
+	err := s.write(ctx, "finish job", func(ctx context.Context, tx *sql.Tx) error {
 		var cur string
 		var until int64
 		err := tx.QueryRowContext(ctx, s.jq.holder, name).Scan(&cur, &until)
@@ -71,13 +84,47 @@ func (s *Store) FinishJob(ctx context.Context, name, holder string, started time
 			return err
 		}
 		now := s.now()
-		if cur != holder || until < nanos(now) {
-			return metastore.ErrConflict
+		lapsed = cur != holder || until < nanos(now)
+		histErr := runErr
+		if lapsed {
+			histErr = strings.TrimPrefix(runErr+"; claim lapsed before the run ended", "; ")
+		}
+		if _, err := tx.ExecContext(ctx, s.jq.insertRun, name, holder, nanos(started), nanos(now), histErr); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.jq.pruneRuns, name, name); err != nil {
+			return err
+		}
+		if lapsed {
+			return nil
 		}
 		_, err = tx.ExecContext(ctx, s.jq.finish, nanos(next), nanos(next), nanos(started), nanos(now),
 			holder, runErr, name)
 		return err
 	})
+	if err == nil && lapsed {
+		return fmt.Errorf("sqlstore: finish job %s: %w", name, metastore.ErrConflict)
+	}
+	return err
+}
+
+// ListJobRuns returns a job's newest runs, newest first.
+func (s *Store) ListJobRuns(ctx context.Context, name string, limit int) ([]metastore.JobRun, error) {
+	if limit < 1 || limit > metastore.MaxJobRuns {
+		return nil, fmt.Errorf("sqlstore: list job runs: limit %d outside 1..%d", limit, metastore.MaxJobRuns)
+	}
+	out, err := queryAll(ctx, s.reader, scanJobRun, s.jq.listRuns, name, limit)
+	return out, s.fail("list job runs", err)
+}
+
+func scanJobRun(r scanner) (metastore.JobRun, error) {
+	var run metastore.JobRun
+	var started, finished int64
+	if err := r.Scan(&run.Name, &run.Holder, &started, &finished, &run.Error); err != nil {
+		return metastore.JobRun{}, err
+	}
+	run.StartedAt, run.FinishedAt = fromNanos(started), fromNanos(finished)
+	return run, nil
 }
 
 // ScheduleJob makes a job due at at if that is sooner; a job running now

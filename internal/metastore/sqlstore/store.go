@@ -76,6 +76,7 @@ type Store struct {
 	d      dialect
 	q      queries
 	jq     jobQueries
+	cq     clusterQueries
 	sq     storageQueries
 	gq     gcQueries
 	eq     eventQueries
@@ -140,7 +141,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 // too, so both engines get it.
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
-	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
+	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), cq: newClusterQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
 		sq: newStorageQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
 		onEvents: opts.OnEvents}
 }

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"IAM", iamCases},
 		{"Concurrency", concurrencyCases},
 		{"Jobs", jobCases},
+		{"Cluster", clusterCases},
 		{"GC", gcCases},
 		{"Events", eventCases},
 		{"StorageClass", storageCases},
