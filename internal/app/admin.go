@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
@@ -23,6 +22,7 @@ const AdminUsage = `Usage:
   berth admin account delete --id <12 digits> [storage flags]     delete an account and everything in it
 
   berth admin events …                                          event sinks and dead letters (berth admin events)
+  berth admin jobs [runs --job <name>] [--json] [storage flags]   background jobs and their runs (berth admin jobs -h)
 
 Storage flags are those of berth serve (--database, --data-dir, --config, ...). The commands work
 while the server runs.
@@ -32,6 +32,9 @@ while the server runs.
 func Admin(ctx context.Context, args []string, d Deps) error {
 	if len(args) > 0 && args[0] == "events" {
 		return adminEvents(ctx, args[1:], d)
+	}
+	if len(args) > 0 && args[0] == "jobs" {
+		return adminJobs(ctx, args[1:], d)
 	}
 	if len(args) < 2 || args[0] != "account" {
 		return fmt.Errorf("unknown admin command\n\n%s", AdminUsage)
@@ -94,18 +97,14 @@ func createAccount(ctx context.Context, cfg config.Config, meta metastore.Store,
 	} else if !validAccountID(id) {
 		return fmt.Errorf("--id %q: want exactly 12 digits", id)
 	}
+	sealer, err := openSealer(ctx, cfg, meta)
+	if err != nil {
+		return err
+	}
 	if err := meta.CreateAccount(ctx, metastore.Account{ID: id, CreatedAt: d.Clock()}); err != nil {
 		if errors.Is(err, metastore.ErrAlreadyExists) {
 			return fmt.Errorf("account %s already exists", id)
 		}
-		return err
-	}
-	key, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secrets.key"))
-	if err != nil {
-		return err
-	}
-	sealer, err := auth.NewSealer(key)
-	if err != nil {
 		return err
 	}
 	keyID, secret, err := auth.GenerateAccessKey(rand.Reader)

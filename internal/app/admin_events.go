@@ -8,14 +8,12 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/metastore"
@@ -106,8 +104,7 @@ func adminEvents(ctx context.Context, args []string, d Deps) error {
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return err
 	}
-	meta, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
 	if err != nil {
 		return err
 	}
@@ -152,11 +149,7 @@ func createSink(ctx context.Context, cfg config.Config, meta metastore.Store, c 
 		return err
 	}
 	if secret != "" {
-		key, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secrets.key"))
-		if err != nil {
-			return err
-		}
-		sealer, err := auth.NewSealer(key)
+		sealer, err := openSealer(ctx, cfg, meta)
 		if err != nil {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -41,7 +41,9 @@ import (
 
 // App is a running Berth node.
 type App struct {
-	cfg    config.Config
+	cfg config.Config
+	// node names this node in job claims, the job history and logs.
+	node   string
 	log    *slog.Logger
 	now    func() time.Time
 	meta   metastore.Store
@@ -77,7 +79,7 @@ type Deps struct {
 
 // New opens the stores and builds the node; it does not serve yet.
 func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
-	a := &App{cfg: cfg, log: d.Logger, now: d.Clock, metrics: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: d.Logger, now: d.Clock, metrics: prometheus.NewRegistry(), node: nodeName(cfg)}
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
@@ -99,16 +101,16 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := auth.LoadOrCreateKey(filepath.Join(cfg.DataDir, "secrets.key"))
-	if err != nil {
-		return nil, err
-	}
-	if a.sealer, err = auth.NewSealer(key); err != nil {
-		return nil, err
+	if cfg.Postgres() && cfg.SecretsKey == "" && cfg.SecretsKeyFile == "" {
+		return nil, errors.New(noKeyOnPostgres(cfg)) // before touching the database
 	}
 	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
 		NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
+		return nil, err
+	}
+	if a.sealer, err = openSealer(ctx, cfg, a.meta); err != nil {
+		a.meta.Close()
 		return nil, err
 	}
 	if a.blobs, err = openBlobStore(ctx, cfg); err != nil {
@@ -366,7 +368,7 @@ func (a *App) Run(ctx context.Context) error {
 	defer a.flushPullTimes() // after the servers stopped: no pull is left unwritten
 	defer func() { <-pullsDone }()
 	servers := []*httpserver.Server{a.server}
-	attrs := []any{"addr", a.server.Addr().String(), "registry", a.cfg.URL(),
+	attrs := []any{"node", a.node, "addr", a.server.Addr().String(), "registry", a.cfg.URL(),
 		"account", a.cfg.AccountID, "region", a.cfg.Region, "data_dir", a.cfg.DataDir,
 		"database", a.cfg.DatabaseRedacted(), "blob_store", blobStoreName(a.cfg)}
 	if a.metricsServer != nil {
@@ -389,6 +391,17 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// nodeName is the configured node name, else the host name.
+func nodeName(cfg config.Config) string {
+	if cfg.NodeName != "" {
+		return cfg.NodeName
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return host
+	}
+	return "node"
 }
 
 // NewLogger builds the process logger from the configuration.

@@ -22,8 +22,9 @@ type rootKey struct{ id, secret string }
 
 // bootstrap makes sure the default account and a root access key exist.
 // On first start it uses BERTH_ROOT_ACCESS_KEY_ID/SECRET when given, else
-// generates a key, writes it to <data-dir>/root-credentials (0600) and
-// prints it once.
+// generates a key, prints it once and writes it to
+// <data-dir>/root-credentials (0600). Of nodes starting at once on one
+// database, one generates the key; the others find it.
 func (a *App) bootstrap(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	acct := a.cfg.AccountID
 	if _, err := a.meta.GetAccount(ctx, acct); errors.Is(err, metastore.ErrNotFound) {
@@ -52,17 +53,24 @@ func (a *App) bootstrap(ctx context.Context, getenv func(string) string, out io.
 	if err != nil {
 		return err
 	}
+	sealed, err := a.sealer.Seal([]byte(secret), []byte(id))
+	if err != nil {
+		return err
+	}
+	// Nodes starting together on an empty database all get here; the
+	// store lets exactly one of them create the account's first root key.
+	created, err := a.meta.CreateFirstRootKey(ctx, metastore.AccessKey{ID: id, AccountID: acct,
+		SecretCiphertext: sealed, Active: true, CreatedAt: a.now()})
+	if err != nil {
+		return fmt.Errorf("store root access key: %w", err)
+	}
+	if !created {
+		a.log.Info("another node created the root access key", "account", acct)
+		return nil
+	}
 	path := filepath.Join(a.cfg.DataDir, RootCredentialsFile)
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs // printed for pasting into another shell
-	}
-	creds := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
-		id, secret, a.cfg.Region)
-	if err := auth.WriteFileDurable(path, []byte(creds), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := a.ensureKey(ctx, rootKey{id, secret}); err != nil {
-		return err
 	}
 	fmt.Fprintf(out, `
 Berth created account %s and its root access key (shown once; also saved to %s):
@@ -77,6 +85,11 @@ Next steps:
   docker push %s/<repository>:<tag>
 
 `, acct, path, id, secret, path, a.cfg.Region, a.cfg.URL(), a.cfg.Host(), a.cfg.Host())
+	creds := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\nregion = %s\n",
+		id, secret, a.cfg.Region)
+	if err := auth.WriteFileDurable(path, []byte(creds), 0o600); err != nil {
+		return fmt.Errorf("write %s (the root key was created and printed above): %w", path, err)
+	}
 	return nil
 }
 
@@ -106,7 +119,14 @@ func (a *App) ensureKey(ctx context.Context, k rootKey) error {
 	err = a.meta.CreateAccessKey(ctx, metastore.AccessKey{
 		ID: k.id, AccountID: a.cfg.AccountID, SecretCiphertext: sealed, Active: true, CreatedAt: a.now(),
 	})
-	if err != nil && !errors.Is(err, metastore.ErrAlreadyExists) {
+	if errors.Is(err, metastore.ErrAlreadyExists) {
+		// Another node, starting at the same time, stored it first.
+		if _, err := a.authn.AuthenticateKey(ctx, k.id, k.secret); err != nil {
+			return fmt.Errorf("root access key %s exists with a different secret or is inactive", k.id)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("store root access key: %w", err)
 	}
 	return nil

@@ -48,7 +48,8 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	if d := a.events.Load(); d != nil {
 		jobs = append(jobs, worker.Job{Name: jobEventDelivery, Every: eventDeliveryEvery, ClaimTTL: eventClaimTTL, Run: d.Run})
 	}
-	return worker.New(worker.Options{Jobs: a.meta, Logger: a.log, Clock: a.now, Metrics: m}, jobs...)
+	return worker.New(worker.Options{Jobs: a.meta, Holder: worker.HolderFor(a.node), Logger: a.log.With("node", a.node),
+		Clock: a.now, Metrics: m}, jobs...)
 }
 
 // collectGarbage runs one garbage-collection pass; the pass logs its

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // accessKeyAlphabet is the alphabet AWS uses after the AKIA prefix.
@@ -107,6 +108,39 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 	}
 	if err := WriteFileDurable(path, key, 0o600); err != nil {
 		return nil, fmt.Errorf("secrets key: %w", err)
+	}
+	return key, nil
+}
+
+// ParseKey reads a 32-byte secrets key given as text: base64 (standard or
+// URL alphabet, padded or not) of 32 bytes, surrounding white space
+// ignored. Its errors never quote the text.
+func ParseKey(text string) ([]byte, error) {
+	t := strings.TrimSpace(text)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(t); err == nil {
+			if len(key) != 32 {
+				return nil, fmt.Errorf("want base64 of 32 bytes, have %d bytes", len(key))
+			}
+			return key, nil
+		}
+	}
+	return nil, errors.New("not base64 (want base64 of 32 random bytes, e.g. from `head -c 32 /dev/urandom | base64`)")
+}
+
+// ReadKeyFile reads a secrets key file: the 32 raw bytes of LoadOrCreateKey
+// or their base64 text (ParseKey).
+func ReadKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("secrets key file: %w", err)
+	}
+	if len(b) == 32 { // raw; base64 of 32 bytes is 43 or 44 characters
+		return b, nil
+	}
+	key, err := ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("secrets key file %s: %w", path, err)
 	}
 	return key, nil
 }

@@ -91,7 +91,21 @@ type Config struct {
 	// PullTimeFlush is how often each node writes the pull times it
 	// buffered (lastRecordedPullTime), and so their precision.
 	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
+	// SecretsKeyFile holds the key that seals stored secrets (32 raw bytes
+	// or their base64); every node of one registry needs the same key.
+	// Empty with an empty SecretsKey means <DataDir>/secrets.key, created
+	// on first start: SQLite only.
+	SecretsKeyFile string `yaml:"secretsKeyFile"`
+	// SecretsKey is that key as base64 text, from BERTH_SECRETS_KEY or the
+	// file; never a flag (flags show in the process list). Never log it.
+	SecretsKey string `yaml:"secretsKey"`
+	// NodeName names this node in job claims, the job history and logs;
+	// empty means the host name.
+	NodeName string `yaml:"nodeName"`
 }
+
+// EnvSecretsKey is the environment variable holding the secrets key.
+const EnvSecretsKey = "BERTH_SECRETS_KEY"
 
 // Default returns the embedded defaults: zero configuration works.
 func Default() Config {
@@ -149,6 +163,9 @@ func (c *Config) fields() []field {
 		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
 		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
 		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
+		{"secrets-key-file", "file holding the key that seals stored secrets, the same on every node " +
+			"(default: <data-dir>/secrets.key, SQLite only; or the key itself, base64, in env " + EnvSecretsKey + ")", &c.SecretsKeyFile},
+		{"node-name", "this node's name in job claims, the job history and logs (default: the host name)", &c.NodeName},
 	}, c.BlobStore.fields()...)
 }
 
@@ -232,6 +249,9 @@ func (c *Config) loadFile(path string) error {
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {
+	if v := getenv(EnvSecretsKey); v != "" {
+		c.SecretsKey = v
+	}
 	for _, f := range c.fields() {
 		name := EnvName(f.name)
 		v := getenv(name)
@@ -319,6 +339,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RegistryHost != "" && strings.ContainsAny(c.RegistryHost, "/ @") {
 		errs = append(errs, fmt.Errorf("registry-host %q: want host[:port] without scheme or path", c.RegistryHost))
+	}
+	if c.SecretsKey != "" && c.SecretsKeyFile != "" {
+		errs = append(errs, fmt.Errorf("give the secrets key in %s or in secrets-key-file, not both", EnvSecretsKey))
+	}
+	if len(c.NodeName) > 100 || strings.ContainsAny(c.NodeName, " \t\n/") {
+		errs = append(errs, fmt.Errorf("node-name %q: want at most 100 characters without spaces or slashes", c.NodeName))
 	}
 	errs = append(errs, c.BlobStore.validate()...)
 	return errors.Join(append(errs, c.validateDatabase()...)...)

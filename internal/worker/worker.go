@@ -117,16 +117,22 @@ func New(o Options, jobs ...Job) (*Runner, error) {
 	return r, nil
 }
 
-// DefaultHolder names this process uniquely: hostname, pid and a random
-// suffix, so a restarted node never mistakes an old claim for its own.
+// DefaultHolder names this process uniquely: HolderFor the host name.
 func DefaultHolder() string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "node"
 	}
+	return HolderFor(host)
+}
+
+// HolderFor names this process of node uniquely in claims: the node name,
+// a slash and a random suffix, so that a restarted node never mistakes an
+// old claim for its own, nor do two processes given the same name.
+func HolderFor(node string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return node + "/" + hex.EncodeToString(b[:])
 }
 
 // Holder is the name this node claims jobs under.

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,7 @@ type serverOptions struct {
 	uploadExpiry time.Duration
 	logFormat    string
 	flags        []string // any other berth serve flags, kept across restarts
+	env          []string // further environment variables (KEY=value)
 	// allowErrorLogs stops the harness failing a test whose server logged
 	// an error, a panic or a 500.
 	allowErrorLogs bool
@@ -104,6 +106,11 @@ func withLogFormat(f string) option { return func(o *serverOptions) { o.logForma
 // withFlags passes further berth serve flags.
 func withFlags(flags ...string) option {
 	return func(o *serverOptions) { o.flags = append(o.flags, flags...) }
+}
+
+// withEnv sets further environment variables (KEY=value) of the process.
+func withEnv(kv ...string) option {
+	return func(o *serverOptions) { o.env = append(o.env, kv...) }
 }
 
 // server is one berth process (and its successors after restarts) on one
@@ -182,6 +189,12 @@ func (s *server) args() []string {
 func (s *server) start() error {
 	cmd := exec.Command(berthBin, s.args()...)
 	cmd.Env = berthEnv()
+	if slices.Contains(s.args(), "--database") && !slices.ContainsFunc(s.opts.env, func(kv string) bool {
+		return strings.HasPrefix(kv, "BERTH_SECRETS_KEY=")
+	}) {
+		cmd.Env = append(cmd.Env, testSecretsKeyEnv) // PostgreSQL needs one given
+	}
+	cmd.Env = append(cmd.Env, s.opts.env...)
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	from := s.logs.Lines()
 	if err := cmd.Start(); err != nil {
@@ -201,6 +214,10 @@ func (s *server) start() error {
 	s.mu.Unlock()
 	return s.waitHealthy(p, from, 20*time.Second)
 }
+
+// testSecretsKeyEnv gives test servers on PostgreSQL their secrets key,
+// which PostgreSQL nodes must be given (base64 of 32 bytes).
+const testSecretsKeyEnv = "BERTH_SECRETS_KEY=ZTJlLXNlY3JldHMta2V5LTAxMjM0NTY3ODlhYmNkZWY="
 
 // berthEnv is the environment without BERTH_* settings of the caller's
 // shell, plus the fixed root key.

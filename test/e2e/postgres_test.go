@@ -281,7 +281,9 @@ func TestMigratePostgres(t *testing.T) {
 	dir := t.TempDir()
 	ctx := testContext(t, 3*time.Minute)
 	run := func(args ...string) (string, error) {
-		out, err := exec.CommandContext(ctx, berthBin, args...).CombinedOutput()
+		cmd := exec.CommandContext(ctx, berthBin, args...)
+		cmd.Env = append(berthEnv(), testSecretsKeyEnv)
+		out, err := cmd.CombinedOutput()
 		if strings.Contains(string(out), password) {
 			t.Errorf("berth %v printed the database password:\n%s", args, out)
 		}

@@ -1,0 +1,194 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/metastore"
+	"github.com/berth-registry/berth/internal/metastore/sqlstore"
+)
+
+// JobsUsage describes the job commands.
+const JobsUsage = `Usage:
+  berth admin jobs [--json] [storage flags]                              background jobs: state, claim, last and next run
+  berth admin jobs runs --job <name> [--limit <n>] [--json] [storage flags]   a job's newest runs (up to 100), newest first
+
+A job runs on one node at a time: the node holding its claim (HOLDER, <node name>/<process id>) until
+CLAIMED-UNTIL, renewed while it runs. STATE is running (a live claim), lapsed (the holder stopped renewing:
+its node died or stalled; another node takes the job over), due (waiting for a node to claim it) or idle.
+`
+
+// jobView is one job as `berth admin jobs` shows it.
+type jobView struct {
+	Name           string     `json:"name"`
+	State          string     `json:"state"`
+	Holder         string     `json:"holder,omitempty"`
+	ClaimedUntil   *time.Time `json:"claimedUntil,omitempty"`
+	LastHolder     string     `json:"lastHolder,omitempty"`
+	LastStartedAt  *time.Time `json:"lastStartedAt,omitempty"`
+	LastFinishedAt *time.Time `json:"lastFinishedAt,omitempty"`
+	LastResult     string     `json:"lastResult,omitempty"`
+	Runs           int64      `json:"runs"`
+	NextRunAt      time.Time  `json:"nextRunAt"`
+}
+
+// jobRunView is one run as `berth admin jobs runs` shows it.
+type jobRunView struct {
+	Job        string    `json:"job"`
+	Holder     string    `json:"holder"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	Result     string    `json:"result"`
+}
+
+// adminJobs runs `berth admin jobs …` (args after "jobs").
+func adminJobs(ctx context.Context, args []string, d Deps) error {
+	runs := len(args) > 0 && args[0] == "runs"
+	if runs {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("berth admin jobs", flag.ContinueOnError)
+	fs.SetOutput(d.Stdout)
+	fs.Usage = func() {
+		fmt.Fprint(d.Stdout, JobsUsage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	job := fs.String("job", "", "the job whose runs to list (runs only)")
+	limit := fs.Int("limit", 20, "how many runs to list, 1 to 100 (runs only)")
+	cfg, err := config.Load(fs, args, d.Getenv)
+	if err != nil {
+		return err
+	}
+	if !runs && (flagSet(fs, "job") || flagSet(fs, "limit")) {
+		return errors.New("--job and --limit go with `berth admin jobs runs`")
+	}
+	if runs && *job == "" {
+		return errors.New("--job is required, e.g. --job gc")
+	}
+	if *limit < 1 || *limit > metastore.MaxJobRuns {
+		return fmt.Errorf("--limit %d: want 1 to %d", *limit, metastore.MaxJobRuns)
+	}
+	if !cfg.Postgres() {
+		if err := ensureDir(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	if err != nil {
+		return err
+	}
+	defer meta.Close()
+	if runs {
+		return printJobRuns(ctx, meta, *job, *limit, *asJSON, d.Stdout)
+	}
+	return printJobs(ctx, meta, d.Clock(), *asJSON, d.Stdout)
+}
+
+func printJobs(ctx context.Context, meta metastore.Store, now time.Time, asJSON bool, out io.Writer) error {
+	jobs, err := meta.ListJobs(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]jobView, 0, len(jobs))
+	for _, j := range jobs {
+		views = append(views, viewJob(j, now))
+	}
+	if asJSON {
+		return writeJSON(out, views)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB\tSTATE\tHOLDER\tCLAIMED-UNTIL\tLAST-HOLDER\tLAST-START\tLAST-END\tLAST-RESULT\tRUNS\tNEXT-RUN")
+	for _, v := range views {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Name, v.State, dash(v.Holder),
+			timeOrDash(v.ClaimedUntil), dash(v.LastHolder), timeOrDash(v.LastStartedAt), timeOrDash(v.LastFinishedAt),
+			dash(v.LastResult), v.Runs, v.NextRunAt.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+func printJobRuns(ctx context.Context, meta metastore.Store, job string, limit int, asJSON bool, out io.Writer) error {
+	runs, err := meta.ListJobRuns(ctx, job, limit)
+	if err != nil {
+		return err
+	}
+	views := make([]jobRunView, 0, len(runs))
+	for _, r := range runs {
+		views = append(views, jobRunView{Job: r.Name, Holder: r.Holder, StartedAt: r.StartedAt,
+			FinishedAt: r.FinishedAt, Result: result(r.Error)})
+	}
+	if asJSON {
+		return writeJSON(out, views)
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "JOB\tHOLDER\tSTARTED\tFINISHED\tTOOK\tRESULT")
+	for _, v := range views {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Job, v.Holder, v.StartedAt.Format(time.RFC3339Nano),
+			v.FinishedAt.Format(time.RFC3339Nano), v.FinishedAt.Sub(v.StartedAt).Round(time.Millisecond), v.Result)
+	}
+	return w.Flush()
+}
+
+// viewJob derives a job's state at now.
+func viewJob(j metastore.Job, now time.Time) jobView {
+	v := jobView{Name: j.Name, LastHolder: j.LastHolder, Runs: j.Runs, NextRunAt: j.NextRunAt.UTC()}
+	switch {
+	case j.Holder != "" && j.ClaimedUntil.After(now):
+		v.State = "running"
+	case j.Holder != "":
+		v.State = "lapsed"
+	case !j.NextRunAt.After(now):
+		v.State = "due"
+	default:
+		v.State = "idle"
+	}
+	if j.Holder != "" {
+		v.Holder, v.ClaimedUntil = j.Holder, utcPtr(j.ClaimedUntil)
+	}
+	if j.Runs > 0 {
+		v.LastStartedAt, v.LastFinishedAt, v.LastResult = utcPtr(j.LastStartedAt), utcPtr(j.LastFinishedAt), result(j.LastError)
+	}
+	return v
+}
+
+func result(runErr string) string {
+	if runErr == "" {
+		return "ok"
+	}
+	return "error: " + runErr
+}
+
+func utcPtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
