@@ -88,6 +88,10 @@ type serverOptions struct {
 	logFormat    string
 	flags        []string // any other berth serve flags, kept across restarts
 	env          []string // further environment variables (KEY=value)
+	// execStart replaces the harness's arguments (after the binary) with
+	// a unit's: ${STATE_DIRECTORY} becomes the data directory, and the
+	// address is given in BERTH_ADDR.
+	execStart []string
 	// allowErrorLogs stops the harness failing a test whose server logged
 	// an error, a panic or a 500.
 	allowErrorLogs bool
@@ -141,37 +145,74 @@ type process struct {
 // port, waits until /healthz answers, and stops it when the test ends.
 func startBerth(t *testing.T, opts ...option) *server {
 	t.Helper()
+	s := newServer(t, opts...)
+	if err := s.startOnFreePort(); err != nil {
+		t.Fatalf("start berth: %v\n%s", err, s.logs.String())
+	}
+	return s
+}
+
+// newServer prepares a server (stopped when the test ends) without
+// starting it.
+func newServer(t *testing.T, opts ...option) *server {
+	t.Helper()
 	s := &server{t: t, dataDir: t.TempDir(), logs: &logSink{}}
 	for _, o := range opts {
 		o(&s.opts)
 	}
 	t.Cleanup(s.cleanup)
+	return s
+}
+
+// startOnFreePort starts the server on a free loopback port, trying
+// another when a concurrent test took the port first. It may run in a
+// goroutine of its own.
+func (s *server) startOnFreePort() error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		s.host = net.JoinHostPort("127.0.0.1", freePort(t))
+		var port string
+		if port, err = freePortErr(); err != nil {
+			return err
+		}
+		s.host = net.JoinHostPort("127.0.0.1", port)
 		if err = s.start(); err == nil {
-			return s
+			return nil
 		}
 		if !strings.Contains(s.logs.String(), "address already in use") {
 			break
 		}
 	}
-	t.Fatalf("start berth: %v\n%s", err, s.logs.String())
-	return nil
+	return err
 }
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePortErr()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
 
+func freePortErr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port, nil
+}
+
 func (s *server) args() []string {
+	if len(s.opts.execStart) > 0 {
+		// As systemd runs it: the listen address comes from BERTH_ADDR.
+		a := make([]string, len(s.opts.execStart))
+		for i, arg := range s.opts.execStart {
+			a[i] = strings.ReplaceAll(arg, "${STATE_DIRECTORY}", s.dataDir)
+		}
+		return a
+	}
 	a := []string{"serve", "--addr", s.host, "--data-dir", s.dataDir}
 	if s.opts.createOnPush {
 		a = append(a, "--create-on-push")
@@ -195,6 +236,9 @@ func (s *server) start() error {
 		cmd.Env = append(cmd.Env, testSecretsKeyEnv) // PostgreSQL needs one given
 	}
 	cmd.Env = append(cmd.Env, s.opts.env...)
+	if len(s.opts.execStart) > 0 {
+		cmd.Env = append(cmd.Env, "BERTH_ADDR="+s.host)
+	}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	from := s.logs.Lines()
 	if err := cmd.Start(); err != nil {
