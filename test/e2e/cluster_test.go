@@ -596,3 +596,77 @@ func randomBytes(n int) []byte {
 	_, _ = rand.NewChaCha8([32]byte{byte(n), byte(n >> 8), byte(n >> 16)}).Read(b)
 	return b
 }
+
+// TestClusterBootstrap starts three nodes at once on an empty PostgreSQL
+// database without a configured root key: exactly one generates, prints
+// and saves the root key, and the key works on every node. A node with
+// another secrets key, or none, refuses to start and says why; one given
+// the key in a file (base64) joins.
+func TestClusterBootstrap(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 3*time.Minute)
+	dsn := testenv.PostgresDatabase(t)
+	nodes := make([]*server, 3)
+	for i := range nodes {
+		nodes[i] = newServer(t, withFlags("--database", dsn, "--node-name", fmt.Sprintf("boot-%d", i+1)),
+			func(o *serverOptions) { o.noRootKey = true })
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, s := range nodes {
+		wg.Go(func() { errs[i] = s.startOnFreePort() })
+	}
+	wg.Wait()
+	var creds []string
+	printed := 0
+	for i, s := range nodes {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v\n%s", i+1, errs[i], s.logs.String())
+		}
+		if strings.Contains(s.logs.String(), "Berth created account") {
+			printed++
+		}
+		if b, err := os.ReadFile(filepath.Join(s.dataDir, "root-credentials")); err == nil {
+			creds = append(creds, string(b))
+		}
+	}
+	if printed != 1 || len(creds) != 1 {
+		t.Fatalf("%d nodes printed a new root key and %d saved one; want exactly one", printed, len(creds))
+	}
+	id := regexp.MustCompile(`aws_access_key_id = (\S+)`).FindStringSubmatch(creds[0])
+	secret := regexp.MustCompile(`aws_secret_access_key = (\S+)`).FindStringSubmatch(creds[0])
+	if id == nil || secret == nil {
+		t.Fatalf("root-credentials: %q", creds[0])
+	}
+	for i, s := range nodes {
+		if _, err := s.ecrAs(accessKey{id[1], secret[1]}).DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{}); err != nil {
+			t.Errorf("node %d refused the generated root key: %v", i+1, err)
+		}
+	}
+
+	refused := func(what string, env []string, want string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, berthBin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database", dsn)
+		cmd.Env = append(berthEnv(), env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("node with %s: %v, want a refusal saying %q:\n%s", what, err, want, out)
+		}
+		if strings.Contains(string(out), strings.TrimPrefix(testSecretsKeyEnv, "BERTH_SECRETS_KEY=")) {
+			t.Errorf("node with %s printed the secrets key", what)
+		}
+	}
+	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	refused("another secrets key", []string{"BERTH_SECRETS_KEY=" + other}, "not the key this database was set up with")
+	refused("no secrets key", nil, "every node must be given the same secrets key")
+	refused("a short secrets key", []string{"BERTH_SECRETS_KEY=c2hvcnQ="}, "want base64 of 32 bytes")
+
+	keyFile := filepath.Join(t.TempDir(), "secrets.key")
+	if err := os.WriteFile(keyFile, []byte(strings.TrimPrefix(testSecretsKeyEnv, "BERTH_SECRETS_KEY=")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startBerth(t, withFlags("--database", dsn, "--secrets-key-file", keyFile))
+	if _, err := s.ecrAs(accessKey{id[1], secret[1]}).DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{}); err != nil {
+		t.Errorf("a node given the key in a file refused the root key: %v", err)
+	}
+}

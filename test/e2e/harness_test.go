@@ -88,6 +88,7 @@ type serverOptions struct {
 	logFormat    string
 	flags        []string // any other berth serve flags, kept across restarts
 	env          []string // further environment variables (KEY=value)
+	noRootKey    bool     // start without BERTH_ROOT_*: berth generates the root key
 	// execStart replaces the harness's arguments (after the binary) with
 	// a unit's: ${STATE_DIRECTORY} becomes the data directory, and the
 	// address is given in BERTH_ADDR.
@@ -230,9 +231,11 @@ func (s *server) args() []string {
 func (s *server) start() error {
 	cmd := exec.Command(berthBin, s.args()...)
 	cmd.Env = berthEnv()
-	if slices.Contains(s.args(), "--database") && !slices.ContainsFunc(s.opts.env, func(kv string) bool {
-		return strings.HasPrefix(kv, "BERTH_SECRETS_KEY=")
-	}) {
+	if s.opts.noRootKey {
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "BERTH_ROOT_") })
+	}
+	if args := s.args(); slices.Contains(args, "--database") && !slices.Contains(args, "--secrets-key-file") &&
+		!slices.ContainsFunc(s.opts.env, func(kv string) bool { return strings.HasPrefix(kv, "BERTH_SECRETS_KEY=") }) {
 		cmd.Env = append(cmd.Env, testSecretsKeyEnv) // PostgreSQL needs one given
 	}
 	cmd.Env = append(cmd.Env, s.opts.env...)
