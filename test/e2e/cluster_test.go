@@ -670,3 +670,72 @@ func TestClusterBootstrap(t *testing.T) {
 		t.Errorf("a node given the key in a file refused the root key: %v", err)
 	}
 }
+
+// TestClusterPostgresOutage restarts, then stops and starts, the one
+// PostgreSQL of three nodes while each node serves a loop of pulls: while
+// the database is down every failure on every node is a clean 503
+// UNAVAILABLE (never a 500, never a hang), and every node serves again by
+// itself once it is back.
+func TestClusterPostgresOutage(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t, 5*time.Minute)
+	pg := testenv.StartCluster(t, testenv.ClusterOptions{})
+	c := startCluster(t, 3, clusterOptions{dsn: pg.Server().NewDatabase(t)})
+	if _, err := c.nodes[0].ecr().CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String("team/app")}); err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(t, 4096, 2)
+	if err := remote.Write(c.nodes[1].repo(t, "team/app").Tag("v1"), img, remoteOpts(ctx)...); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	loops := make([]*pullLoop, len(c.nodes))
+	for i, s := range c.nodes {
+		loops[i] = startPullLoop(ctx, s.repo(t, "team/app").Tag("v1"))
+	}
+	waitAll := func(since time.Time, what string, ok func([]pullOutcome) bool) {
+		t.Helper()
+		for i, l := range loops {
+			l.waitFor(t, since, 30*time.Second, fmt.Sprintf("node %d: %s", i+1, what), ok)
+		}
+	}
+	waitAll(time.Now(), "pulls before the outage", lastSucceeded(3))
+
+	restarted := time.Now()
+	if err := pg.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(restarted, "pulls succeeding after a restart", lastSucceeded(5))
+
+	down := time.Now()
+	pg.Stop()
+	waitAll(down, "503s while the database is down", func(os []pullOutcome) bool { return count(os, pullOutcome.unavailable) >= 3 })
+	for i, s := range c.nodes {
+		if r := s.rawAs(t, http.MethodGet, "/readyz", "", "", "", nil); r.Status != http.StatusServiceUnavailable {
+			t.Errorf("node %d /readyz while the database is down: %d, want 503", i+1, r.Status)
+		}
+	}
+	up := time.Now()
+	if err := pg.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(up, "pulls succeeding after the database is back", lastSucceeded(5))
+
+	for i, l := range loops {
+		all := l.halt()
+		for _, o := range all {
+			if o.err != nil && !o.unavailable() {
+				t.Errorf("node %d: pull at %s failed with %v, want only 503 UNAVAILABLE", i+1, o.at.Format("15:04:05.000"), o.err)
+			}
+			if o.took >= pullBound {
+				t.Errorf("node %d: pull at %s took %s: hung", i+1, o.at.Format("15:04:05.000"), o.took)
+			}
+		}
+		t.Logf("node %d: %d pulls, %d failed with 503 during the outages", i+1, len(all), count(all, pullOutcome.unavailable))
+	}
+	// Writes work again, through another node than the one that pushed.
+	img2 := randomImage(t, 2048, 1)
+	if err := remote.Write(c.nodes[2].repo(t, "team/app").Tag("v2"), img2, remoteOpts(ctx)...); err != nil {
+		t.Fatalf("push after the outage: %v", err)
+	}
+	verifyImage(t, ctx, c.nodes[0].repo(t, "team/app").Tag("v2"), img2)
+}
