@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/metastore"
@@ -105,6 +107,44 @@ func TestLoadOrCreateKeyIsStable(t *testing.T) {
 	}
 	if _, err := LoadOrCreateKey(path); err == nil {
 		t.Fatal("corrupt key accepted")
+	}
+}
+
+func TestParseKeyAndReadKeyFile(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{0xfb, 0x01, 0x7e}, 11)[:32]
+	for _, text := range []string{
+		base64.StdEncoding.EncodeToString(key), base64.RawStdEncoding.EncodeToString(key),
+		base64.URLEncoding.EncodeToString(key) + "\n", "  " + base64.RawURLEncoding.EncodeToString(key) + "\r\n",
+	} {
+		got, err := ParseKey(text)
+		if err != nil || !bytes.Equal(got, key) {
+			t.Errorf("ParseKey(%q) = %x, %v", text, got, err)
+		}
+	}
+	for _, bad := range []string{"", "not base64!", base64.StdEncoding.EncodeToString(key[:31]), base64.StdEncoding.EncodeToString(append(key, 1))} {
+		_, err := ParseKey(bad)
+		if err == nil {
+			t.Errorf("ParseKey(%q) accepted", bad)
+		} else if bad != "" && strings.Contains(err.Error(), bad) {
+			t.Errorf("ParseKey's error quotes the key: %v", err)
+		}
+	}
+	dir := t.TempDir()
+	raw, text := filepath.Join(dir, "raw"), filepath.Join(dir, "text")
+	_ = os.WriteFile(raw, key, 0o600)
+	_ = os.WriteFile(text, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600)
+	for _, path := range []string{raw, text} {
+		if got, err := ReadKeyFile(path); err != nil || !bytes.Equal(got, key) {
+			t.Errorf("ReadKeyFile(%s) = %x, %v", path, got, err)
+		}
+	}
+	if _, err := ReadKeyFile(filepath.Join(dir, "missing")); err == nil {
+		t.Error("ReadKeyFile of a missing file: no error")
+	}
+	_ = os.WriteFile(text, []byte("short"), 0o600)
+	if _, err := ReadKeyFile(text); err == nil {
+		t.Error("ReadKeyFile accepted a short key")
 	}
 }
 

@@ -219,6 +219,40 @@ func TestDatabaseErrorsHidePassword(t *testing.T) {
 	}
 }
 
+// TestSecretsKeySettings: the key itself comes only from the environment
+// or the file (never a flag), the key file from any source, not both.
+func TestSecretsKeySettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := load(t, []string{"--node-name", "reg-a"}, map[string]string{EnvSecretsKey: "a2V5"})
+	if err != nil || cfg.SecretsKey != "a2V5" || cfg.SecretsKeyFile != "" || cfg.NodeName != "reg-a" {
+		t.Errorf("environment: %+v, %v", cfg, err)
+	}
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := Load(fs, []string{"--secrets-key", "a2V5"}, env(nil)); err == nil {
+		t.Error("--secrets-key accepted as a flag: the key would show in the process list")
+	}
+	cfg, err = load(t, []string{"--secrets-key-file", "/etc/berth/key"}, nil)
+	if err != nil || cfg.SecretsKeyFile != "/etc/berth/key" {
+		t.Errorf("--secrets-key-file: %+v, %v", cfg, err)
+	}
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(file, []byte("secretsKey: a2V5\nnodeName: reg-b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = load(t, []string{"--config", file}, nil)
+	if err != nil || cfg.SecretsKey != "a2V5" || cfg.NodeName != "reg-b" {
+		t.Errorf("file: %+v, %v", cfg, err)
+	}
+	_, err = load(t, []string{"--secrets-key-file", "/k"}, map[string]string{EnvSecretsKey: "a2V5"})
+	if err == nil || strings.Contains(err.Error(), "a2V5") {
+		t.Errorf("key and key file together: %v, want an error that does not show the key", err)
+	}
+	if _, err := load(t, []string{"--node-name", "a b"}, nil); err == nil {
+		t.Error("a node name with a space accepted")
+	}
+}
+
 func TestEventsSwitch(t *testing.T) {
 	t.Parallel()
 	if cfg := Default(); !cfg.Events || cfg.EventsRetention != 24*time.Hour {
