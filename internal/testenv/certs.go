@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -65,4 +66,17 @@ func writeCerts(dir string) (string, error) {
 		}
 	}
 	return caFile, nil
+}
+
+// ServerCerts writes a CA and a server certificate for 127.0.0.1 and
+// localhost signed by it into a temporary directory of tb, and returns the
+// PEM files of the certificate, its key and the CA.
+func ServerCerts(tb testing.TB) (cert, key, ca string) {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "tls")
+	ca, err := writeCerts(dir)
+	if err != nil {
+		tb.Fatalf("test certificates: %v", err)
+	}
+	return filepath.Join(dir, "public.crt"), filepath.Join(dir, "private.key"), ca
 }
