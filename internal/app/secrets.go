@@ -25,9 +25,17 @@ const (
 	keyCheckPlaintext = "berth secrets key check v1"
 )
 
+// sealerStore is what openSealer checks the key against.
+type sealerStore interface {
+	metastore.ClusterStore
+	ListAccessKeys(ctx context.Context, accountID, userName string) ([]metastore.AccessKey, error)
+}
+
 // openSealer loads the configured secrets key (loadSecretsKey) and checks
-// it against the database's key check, which the first node writes.
-func openSealer(ctx context.Context, cfg config.Config, meta metastore.ClusterStore) (*auth.Sealer, error) {
+// it against the database's key check, which the first node writes, and
+// against the default account's first root key (a database from before
+// the check, or one whose check was written with another key).
+func openSealer(ctx context.Context, cfg config.Config, meta sealerStore) (*auth.Sealer, error) {
 	key, err := loadSecretsKey(cfg)
 	if err != nil {
 		return nil, err
@@ -35,6 +43,18 @@ func openSealer(ctx context.Context, cfg config.Config, meta metastore.ClusterSt
 	sealer, err := auth.NewSealer(key)
 	if err != nil {
 		return nil, err
+	}
+	wrongKey := fmt.Errorf("the secrets key (%s) is not the key this database was set up with: "+
+		"every node of one registry needs the same key (give each node the same %s or --secrets-key-file)",
+		secretsKeySource(cfg), config.EnvSecretsKey)
+	roots, err := meta.ListAccessKeys(ctx, cfg.AccountID, "")
+	if err != nil {
+		return nil, fmt.Errorf("check the secrets key against the database: %w", err)
+	}
+	if len(roots) > 0 {
+		if _, err := sealer.Open(roots[0].SecretCiphertext, []byte(roots[0].ID)); err != nil {
+			return nil, fmt.Errorf("%w (it cannot open the stored root access key %s)", wrongKey, roots[0].ID)
+		}
 	}
 	check, err := sealer.Seal([]byte(keyCheckPlaintext), []byte(keyCheckName))
 	if err != nil {
@@ -45,9 +65,7 @@ func openSealer(ctx context.Context, cfg config.Config, meta metastore.ClusterSt
 		return nil, fmt.Errorf("check the secrets key against the database: %w", err)
 	}
 	if got, err := sealer.Open(stored, []byte(keyCheckName)); err != nil || string(got) != keyCheckPlaintext {
-		return nil, fmt.Errorf("the secrets key (%s) is not the key this database was set up with: "+
-			"every node of one registry needs the same key (give each node the same %s or --secrets-key-file)",
-			secretsKeySource(cfg), config.EnvSecretsKey)
+		return nil, wrongKey
 	}
 	return sealer, nil
 }

@@ -644,9 +644,10 @@ func TestClusterBootstrap(t *testing.T) {
 		}
 	}
 
-	refused := func(what string, env []string, want string) {
+	refused := func(what string, env []string, want string, args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, berthBin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database", dsn)
+		args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database", dsn}, args...)
+		cmd := exec.CommandContext(ctx, berthBin, args...)
 		cmd.Env = append(berthEnv(), env...)
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), want) {
@@ -655,9 +656,16 @@ func TestClusterBootstrap(t *testing.T) {
 		if strings.Contains(string(out), strings.TrimPrefix(testSecretsKeyEnv, "BERTH_SECRETS_KEY=")) {
 			t.Errorf("node with %s printed the secrets key", what)
 		}
+		return string(out)
 	}
 	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	refused("another secrets key", []string{"BERTH_SECRETS_KEY=" + other}, "not the key this database was set up with")
+	// The stored root key does not open; in an account without one, the
+	// check value the first node stored does not.
+	refused("another secrets key", []string{"BERTH_SECRETS_KEY=" + other}, "cannot open the stored root access key")
+	if out := refused("another secrets key and account", []string{"BERTH_SECRETS_KEY=" + other},
+		"not the key this database was set up with", "--account-id", "111111111111"); strings.Contains(out, "root access key") {
+		t.Errorf("refused for the root key, not the check value:\n%s", out)
+	}
 	refused("no secrets key", nil, "every node must be given the same secrets key")
 	refused("a short secrets key", []string{"BERTH_SECRETS_KEY=c2hvcnQ="}, "want base64 of 32 bytes")
 
