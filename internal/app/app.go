@@ -27,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/iamapi"
 	"github.com/berth-registry/berth/internal/identity"
 	"github.com/berth-registry/berth/internal/metastore"
+	"github.com/berth-registry/berth/internal/metastore/instrumented"
 	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 	"github.com/berth-registry/berth/internal/ociapi"
 	"github.com/berth-registry/berth/internal/policy"
@@ -106,11 +107,16 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.sealer, err = auth.NewSealer(key); err != nil {
 		return nil, err
 	}
-	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
+	metaMetrics, err := instrumented.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
 		NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
 		return nil, err
 	}
+	a.meta = instrumented.Wrap(meta, metaMetrics)
 	if a.blobs, err = openBlobStore(ctx, cfg); err != nil {
 		a.meta.Close()
 		return nil, err
