@@ -117,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a.meta = instrumented.Wrap(meta, metaMetrics)
+	if err := registry.RegisterUploadStats(a.metrics, a.meta, d.Logger, 2*time.Second); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
 	if a.blobs, err = openBlobStore(ctx, cfg); err != nil {
 		a.meta.Close()
 		return nil, err

@@ -28,7 +28,33 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 
+	// An upload left open: the registry-wide session gauges count it.
+	post := s.do(t, http.MethodPost, "/v2/metrics/app/blobs/uploads/", nil, nil)
+	if post.Status != http.StatusAccepted {
+		t.Fatalf("POST upload: %d %s", post.Status, post.Body)
+	}
+	patch := s.do(t, http.MethodPatch, post.Header.Get("Location"), strings.NewReader("twelve bytes"),
+		map[string]string{"Content-Type": "application/octet-stream"})
+	if patch.Status != http.StatusAccepted {
+		t.Fatalf("PATCH upload: %d %s", patch.Status, patch.Body)
+	}
+
 	families := scrape(t, "http://"+metricsAddr+"/metrics")
+	if g := families["berth_upload_sessions_open"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != 1 {
+		t.Errorf("berth_upload_sessions_open = %v, want 1", g)
+	}
+	if g := families["berth_upload_sessions_bytes"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != 12 {
+		t.Errorf("berth_upload_sessions_bytes = %v, want 12", g)
+	}
+	storeOps := map[string]uint64{}
+	for _, m := range families["berth_metastore_operation_duration_seconds"].GetMetric() {
+		storeOps[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+	}
+	for _, op := range []string{"PutManifest", "CreateUpload", "UpdateUpload"} {
+		if storeOps[op] == 0 {
+			t.Errorf("berth_metastore_operation_duration_seconds has no %s sample after a push: %v", op, storeOps)
+		}
+	}
 	var v2Requests float64
 	for _, m := range families["berth_http_requests_total"].GetMetric() {
 		labels := map[string]string{}

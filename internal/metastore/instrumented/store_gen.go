@@ -114,6 +114,7 @@ var operations = [...]string{
 	"UpdateRepositorySettings",
 	"UpdateStorageClass",
 	"UpdateUpload",
+	"UploadStats",
 }
 
 const (
@@ -220,6 +221,7 @@ const (
 	opUpdateRepositorySettings
 	opUpdateStorageClass
 	opUpdateUpload
+	opUploadStats
 )
 
 func (s *Store) AttachUserPolicy(a0 context.Context, a1 string, a2 string, a3 string) error {
@@ -941,4 +943,11 @@ func (s *Store) UpdateUpload(a0 context.Context, a1 metastore.Upload, a2 int64) 
 	r0 := s.next.UpdateUpload(a0, a1, a2)
 	s.m.observe(opUpdateUpload, start, r0)
 	return r0
+}
+
+func (s *Store) UploadStats(a0 context.Context) (metastore.UploadStats, error) {
+	start := s.now()
+	r0, r1 := s.next.UploadStats(a0)
+	s.m.observe(opUploadStats, start, r1)
+	return r0, r1
 }
