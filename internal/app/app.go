@@ -283,6 +283,14 @@ func (a *App) handler() (http.Handler, error) {
 		case "iam":
 			iam.ServeHTTP(w, r)
 		default:
+			switch r.URL.Path {
+			case "/healthz":
+				httpserver.SetRoute(r.Context(), "healthz")
+			case "/readyz":
+				httpserver.SetRoute(r.Context(), "readyz")
+			case ecrapi.DownloadPath:
+				httpserver.SetRoute(r.Context(), "layer_download")
+			}
 			mux.ServeHTTP(w, r)
 		}
 	}), nil

@@ -56,6 +56,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	var v2Requests float64
+	routes := map[string]float64{} // "route method status" of /v2 requests
 	for _, m := range families["berth_http_requests_total"].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
@@ -64,12 +65,21 @@ func TestMetrics(t *testing.T) {
 		if strings.Contains(labels["api"], "/") {
 			t.Errorf("api label %q looks like a path", labels["api"])
 		}
+		if strings.Contains(labels["route"], "/") {
+			t.Errorf("route label %q looks like a path", labels["route"])
+		}
 		if labels["api"] == "v2" {
 			v2Requests += m.GetCounter().GetValue()
+			routes[labels["route"]+" "+labels["method"]+" "+labels["status"]] += m.GetCounter().GetValue()
 		}
 	}
 	if v2Requests == 0 {
 		t.Errorf("no berth_http_requests_total{api=\"v2\"} after a push; families: %v", names(families))
+	}
+	for _, want := range []string{"manifest PUT 201", "upload_start POST 202", "upload PATCH 202", "upload PUT 201"} {
+		if routes[want] == 0 {
+			t.Errorf("no /v2 request counted as route/method/status %q: %v", want, routes)
+		}
 	}
 	for _, name := range []string{
 		"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes",
