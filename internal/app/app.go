@@ -27,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/iamapi"
 	"github.com/berth-registry/berth/internal/identity"
 	"github.com/berth-registry/berth/internal/metastore"
+	"github.com/berth-registry/berth/internal/metastore/instrumented"
 	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 	"github.com/berth-registry/berth/internal/ociapi"
 	"github.com/berth-registry/berth/internal/policy"
@@ -104,9 +105,18 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if cfg.Postgres() && cfg.SecretsKey == "" && cfg.SecretsKeyFile == "" {
 		return nil, errors.New(noKeyOnPostgres(cfg)) // before touching the database
 	}
-	a.meta, err = openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
+	metaMetrics, err := instrumented.NewMetrics(a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock, Metrics: storeMetrics,
 		NoOutbox: !cfg.Events, OnEvents: a.wakeEvents})
 	if err != nil {
+		return nil, err
+	}
+	a.meta = instrumented.Wrap(meta, metaMetrics)
+	if err := registry.RegisterUploadStats(a.metrics, a.meta, d.Logger, 2*time.Second); err != nil {
+		a.meta.Close()
 		return nil, err
 	}
 	if a.sealer, err = openSealer(ctx, cfg, a.meta); err != nil {
@@ -275,6 +285,14 @@ func (a *App) handler() (http.Handler, error) {
 		case "iam":
 			iam.ServeHTTP(w, r)
 		default:
+			switch r.URL.Path {
+			case "/healthz":
+				httpserver.SetRoute(r.Context(), "healthz")
+			case "/readyz":
+				httpserver.SetRoute(r.Context(), "readyz")
+			case ecrapi.DownloadPath:
+				httpserver.SetRoute(r.Context(), "layer_download")
+			}
 			mux.ServeHTTP(w, r)
 		}
 	}), nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -101,6 +102,11 @@ func IsECRRequest(r *http.Request) bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", requestID(w))
 	opName := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	if h.model.ops[opName] != nil {
+		httpserver.SetRoute(r.Context(), opName) // a name from the service model: a fixed set
+	} else {
+		httpserver.SetRoute(r.Context(), "unknown")
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		writeError(w, exception(excUnknownOperation, "the ECR API is served by POST /"))
 		return
@@ -123,6 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, h.toAPIError(r.Context(), opName, err))
 		return
 	}
+	httpserver.SetPrincipal(r.Context(), who.ARN())
 	fn, ok := h.ops[opName]
 	if !ok {
 		if h.model.ops[opName] != nil {

@@ -40,11 +40,12 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time, m *Metri
 		ctx = auth.WithRequestInfo(ctx, auth.RequestInfo{
 			SourceIP: remoteIP(r.RemoteAddr), SecureTransport: r.TLS != nil, UserAgent: r.UserAgent(),
 		})
+		ctx, n := withNotes(ctx)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			p := recover()
 			if p == http.ErrAbortHandler {
-				m.end(r, rec.status, in, rec.bytes, now().Sub(start))
+				m.end(r, n.route, rec.status, in, rec.bytes, now().Sub(start))
 				panic(p)
 			}
 			if p != nil {
@@ -56,10 +57,10 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time, m *Metri
 			took := now().Sub(start)
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", rec.status), slog.Int64("bytes_out", rec.bytes),
+				slog.String("route", n.route), slog.String("principal", n.principal), slog.Int("status", rec.status), slog.Int64("bytes_out", rec.bytes),
 				slog.Int64("bytes_in", r.ContentLength), slog.String("remote", r.RemoteAddr),
 				slog.Duration("duration", took), slog.String("user_agent", r.UserAgent()))
-			m.end(r, rec.status, in, rec.bytes, took)
+			m.end(r, n.route, rec.status, in, rec.bytes, took)
 		}()
 		h.ServeHTTP(rec, r.WithContext(ctx))
 	})

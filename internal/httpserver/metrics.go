@@ -27,8 +27,8 @@ type Metrics struct {
 }
 
 type seriesKey struct {
-	api, method string
-	status      int
+	api, route, method string
+	status             int
 }
 
 type requestSeries struct {
@@ -39,15 +39,17 @@ type requestSeries struct {
 }
 
 // seriesFor returns the children for one label combination; the label
-// values are bounded (a few APIs, seven methods, HTTP statuses).
-func (m *Metrics) seriesFor(api, method string, status int) *requestSeries {
-	k := seriesKey{api, method, status}
+// values are bounded (a few APIs, the routes handlers name from fixed sets,
+// seven methods, HTTP statuses).
+func (m *Metrics) seriesFor(api, route, method string, status int) *requestSeries {
+	k := seriesKey{api, route, method, status}
 	if s, ok := m.series.Load(k); ok {
 		return s.(*requestSeries)
 	}
+	code := strconv.Itoa(status)
 	s := &requestSeries{
-		requests: m.requests.WithLabelValues(api, method, strconv.Itoa(status)),
-		duration: m.duration.WithLabelValues(api, method),
+		requests: m.requests.WithLabelValues(api, route, method, code),
+		duration: m.duration.WithLabelValues(api, route, method, code),
 		bytesIn:  m.bytesIn.WithLabelValues(api),
 		bytesOut: m.bytesOut.WithLabelValues(api),
 	}
@@ -66,12 +68,12 @@ func NewMetrics(reg prometheus.Registerer, api func(*http.Request) string) (*Met
 	m := &Metrics{
 		api: api,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "berth_http_requests_total", Help: "HTTP requests answered, by API, method and status code.",
-		}, []string{"api", "method", "status"}),
+			Name: "berth_http_requests_total", Help: "HTTP requests answered, by API, route, method and status code.",
+		}, []string{"api", "route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "berth_http_request_duration_seconds", Help: "Time from a request's arrival to its last response byte.",
 			Buckets: durationBuckets,
-		}, []string{"api", "method"}),
+		}, []string{"api", "route", "method", "status"}),
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "berth_http_request_bytes_total", Help: "Request body bytes read by handlers.",
 		}, []string{"api"}),
@@ -107,7 +109,7 @@ func (m *Metrics) begin(r *http.Request) (*http.Request, *countingBody) {
 }
 
 // end records a finished request.
-func (m *Metrics) end(r *http.Request, status int, in *countingBody, out int64, took time.Duration) {
+func (m *Metrics) end(r *http.Request, route string, status int, in *countingBody, out int64, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -116,7 +118,10 @@ func (m *Metrics) end(r *http.Request, status int, in *countingBody, out int64, 
 	if api == "" {
 		api = "other"
 	}
-	s := m.seriesFor(api, methodLabel(r.Method), status)
+	if route == "" {
+		route = "none" // no handler matched the request
+	}
+	s := m.seriesFor(api, route, methodLabel(r.Method), status)
 	s.requests.Inc()
 	s.duration.Observe(took.Seconds())
 	if in != nil {

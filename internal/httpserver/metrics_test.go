@@ -31,6 +31,7 @@ func TestMiddlewareMetrics(t *testing.T) {
 	var inFlight float64
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v2/ok", func(w http.ResponseWriter, r *http.Request) {
+		SetRoute(r.Context(), "ok")
 		inFlight = testutil.ToFloat64(m.inFlight)
 		_, _ = io.WriteString(w, "fine")
 	})
@@ -65,11 +66,11 @@ func TestMiddlewareMetrics(t *testing.T) {
 	if inFlight != 1 {
 		t.Errorf("in-flight gauge inside a handler = %v, want 1", inFlight)
 	}
-	want := map[[3]string]float64{
-		{"v2", "GET", "200"}:      2,
-		{"v2", "PATCH", "201"}:    1,
-		{"other", "GET", "500"}:   1,
-		{"other", "other", "404"}: 1, // client-chosen methods do not add series
+	want := map[[4]string]float64{
+		{"v2", "ok", "GET", "200"}:        2,
+		{"v2", "none", "PATCH", "201"}:    1, // a handler that names no route
+		{"other", "none", "GET", "500"}:   1,
+		{"other", "none", "other", "404"}: 1, // client-chosen methods do not add series
 	}
 	// Metrics are recorded once the handler returns; wait for the last one.
 	deadline := time.Now().Add(5 * time.Second)
@@ -77,7 +78,7 @@ func TestMiddlewareMetrics(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for l, n := range want {
-		if got := testutil.ToFloat64(m.requests.WithLabelValues(l[0], l[1], l[2])); got != n {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues(l[0], l[1], l[2], l[3])); got != n {
 			t.Errorf("berth_http_requests_total%v = %v, want %v", l, got, n)
 		}
 	}
@@ -94,7 +95,7 @@ func TestMiddlewareMetrics(t *testing.T) {
 		t.Errorf("in-flight gauge after the requests = %v, want 0", got)
 	}
 	if n := testutil.CollectAndCount(m.duration, "berth_http_request_duration_seconds"); n != 4 {
-		t.Errorf("%d duration series, want 4 (api × method)", n)
+		t.Errorf("%d duration series, want 4 (api × route × method × status)", n)
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)

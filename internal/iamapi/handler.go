@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/identity"
 )
 
@@ -99,11 +100,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version == stsVersion {
 		ns = stsNamespace
 	}
+	if h.known(action, version) {
+		httpserver.SetRoute(ctx, action) // an implemented action: a fixed set
+	} else {
+		httpserver.SetRoute(ctx, "unknown")
+	}
 	who, err := h.auth.AuthenticateRequest(r, body)
 	if err != nil {
 		h.writeError(ctx, w, ns, rid, action, err)
 		return
 	}
+	httpserver.SetPrincipal(ctx, who.ARN())
 	if parseErr != nil {
 		h.writeError(ctx, w, ns, rid, action, wireError(codeMalformedQueryString, "The request body is not a valid form."))
 		return
@@ -119,6 +126,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeResult(ctx, w, ns, action, rid, result)
+}
+
+// known reports whether the API version has the action.
+func (h *Handler) known(action, version string) bool {
+	_, err := h.operation(action, version)
+	return err == nil
 }
 
 // operation finds the action of the API version.

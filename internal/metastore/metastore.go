@@ -270,6 +270,15 @@ type UploadStore interface {
 	// (positive), oldest first. CreateUpload sets zero CreatedAt/UpdatedAt to
 	// the store's clock; DeleteUpload of a missing session is not an error.
 	ExpiredUploads(ctx context.Context, before time.Time, limit int) ([]Upload, error)
+	// UploadStats counts the open upload sessions of every repository and
+	// the bytes they have received so far.
+	UploadStats(ctx context.Context) (UploadStats, error)
+}
+
+// UploadStats summarizes the open upload sessions.
+type UploadStats struct {
+	Open  int64 // sessions
+	Bytes int64 // the sum of their offsets
 }
 
 // Store is the whole metadata port.

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/berth-registry/berth/internal/auth"
+	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/oci"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -75,10 +76,12 @@ type request struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	rt := parseRoute(r.URL.Path)
+	httpserver.SetRoute(r.Context(), rt.ep.String())
 	who, ok := h.authenticate(w, r, rt)
 	if !ok {
 		return
 	}
+	httpserver.SetPrincipal(r.Context(), who.ARN())
 	if rt.ep == epNone {
 		writeCode(w, r, apiError{Code: codeNotFound, Message: "no such endpoint: " + r.URL.Path})
 		return

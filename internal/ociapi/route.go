@@ -21,6 +21,29 @@ const (
 	epReferrers
 )
 
+// String is the endpoint's route name in metrics and logs.
+func (e endpoint) String() string {
+	switch e {
+	case epBase:
+		return "base"
+	case epCatalog:
+		return "catalog"
+	case epTags:
+		return "tags"
+	case epManifest:
+		return "manifest"
+	case epBlob:
+		return "blob"
+	case epUploads:
+		return "upload_start"
+	case epUpload:
+		return "upload"
+	case epReferrers:
+		return "referrers"
+	}
+	return "unknown"
+}
+
 // route is a parsed /v2 path.
 type route struct {
 	ep      endpoint

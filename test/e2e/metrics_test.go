@@ -28,8 +28,35 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("push: %v", err)
 	}
 
+	// An upload left open: the registry-wide session gauges count it.
+	post := s.do(t, http.MethodPost, "/v2/metrics/app/blobs/uploads/", nil, nil)
+	if post.Status != http.StatusAccepted {
+		t.Fatalf("POST upload: %d %s", post.Status, post.Body)
+	}
+	patch := s.do(t, http.MethodPatch, post.Header.Get("Location"), strings.NewReader("twelve bytes"),
+		map[string]string{"Content-Type": "application/octet-stream"})
+	if patch.Status != http.StatusAccepted {
+		t.Fatalf("PATCH upload: %d %s", patch.Status, patch.Body)
+	}
+
 	families := scrape(t, "http://"+metricsAddr+"/metrics")
+	if g := families["berth_upload_sessions_open"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != 1 {
+		t.Errorf("berth_upload_sessions_open = %v, want 1", g)
+	}
+	if g := families["berth_upload_sessions_bytes"].GetMetric(); len(g) != 1 || g[0].GetGauge().GetValue() != 12 {
+		t.Errorf("berth_upload_sessions_bytes = %v, want 12", g)
+	}
+	storeOps := map[string]uint64{}
+	for _, m := range families["berth_metastore_operation_duration_seconds"].GetMetric() {
+		storeOps[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+	}
+	for _, op := range []string{"PutManifest", "CreateUpload", "UpdateUpload"} {
+		if storeOps[op] == 0 {
+			t.Errorf("berth_metastore_operation_duration_seconds has no %s sample after a push: %v", op, storeOps)
+		}
+	}
 	var v2Requests float64
+	routes := map[string]float64{} // "route method status" of /v2 requests
 	for _, m := range families["berth_http_requests_total"].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
@@ -38,12 +65,21 @@ func TestMetrics(t *testing.T) {
 		if strings.Contains(labels["api"], "/") {
 			t.Errorf("api label %q looks like a path", labels["api"])
 		}
+		if strings.Contains(labels["route"], "/") {
+			t.Errorf("route label %q looks like a path", labels["route"])
+		}
 		if labels["api"] == "v2" {
 			v2Requests += m.GetCounter().GetValue()
+			routes[labels["route"]+" "+labels["method"]+" "+labels["status"]] += m.GetCounter().GetValue()
 		}
 	}
 	if v2Requests == 0 {
 		t.Errorf("no berth_http_requests_total{api=\"v2\"} after a push; families: %v", names(families))
+	}
+	for _, want := range []string{"manifest PUT 201", "upload_start POST 202", "upload PATCH 202", "upload PUT 201"} {
+		if routes[want] == 0 {
+			t.Errorf("no /v2 request counted as route/method/status %q: %v", want, routes)
+		}
 	}
 	for _, name := range []string{
 		"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes",

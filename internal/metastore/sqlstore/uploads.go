@@ -79,6 +79,14 @@ func (s *Store) ExpiredUploads(ctx context.Context, before time.Time, limit int)
 	return out, s.fail("expired uploads", err)
 }
 
+// UploadStats counts the sessions with one scan of the uploads table, which
+// holds only uploads in progress (expiry removes idle ones).
+func (s *Store) UploadStats(ctx context.Context) (metastore.UploadStats, error) {
+	var st metastore.UploadStats
+	err := s.reader.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(byte_offset), 0) FROM uploads").Scan(&st.Open, &st.Bytes)
+	return st, s.fail("upload stats", err)
+}
+
 func scanUpload(r scanner) (metastore.Upload, error) {
 	var u metastore.Upload
 	var created, updated int64

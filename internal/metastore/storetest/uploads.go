@@ -16,6 +16,7 @@ var uploadCases = []testCase{
 	{"CompareAndSwap", testUploadCAS},
 	{"Delete", testUploadDelete},
 	{"Expired", testUploadExpired},
+	{"Stats", testUploadStats},
 	{"ConcurrentCAS", testUploadConcurrentCAS},
 	{"Finish", testUploadFinish},
 }
@@ -210,5 +211,33 @@ func testUploadConcurrentCAS(t *testing.T, s metastore.Store) {
 	noErr(t, "GetUpload", err)
 	if got.Offset != rounds {
 		t.Errorf("offset = %d, want %d", got.Offset, rounds)
+	}
+}
+
+func testUploadStats(t *testing.T, s metastore.Store) {
+	ctx := ctxOf(t)
+	stats := func() metastore.UploadStats {
+		t.Helper()
+		st, err := s.UploadStats(ctx)
+		noErr(t, "UploadStats", err)
+		return st
+	}
+	if got := stats(); got != (metastore.UploadStats{}) {
+		t.Fatalf("UploadStats of an empty store = %+v, want zeros", got)
+	}
+	a := mustRepo(t, s, "111111111111", "app")
+	b := mustRepo(t, s, "222222222222", "app")
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, metastore.Upload{ID: "u1", RepositoryID: a.ID, Algorithm: "sha256"}))
+	noErr(t, "CreateUpload", s.CreateUpload(ctx, metastore.Upload{ID: "u2", RepositoryID: b.ID, Algorithm: "sha256"}))
+	u1, err := s.GetUpload(ctx, a.ID, "u1")
+	noErr(t, "GetUpload", err)
+	u1.Offset = 5 << 20
+	noErr(t, "UpdateUpload", s.UpdateUpload(ctx, u1, 0))
+	if got, want := stats(), (metastore.UploadStats{Open: 2, Bytes: 5 << 20}); got != want {
+		t.Errorf("UploadStats = %+v, want %+v (every account's sessions)", got, want)
+	}
+	noErr(t, "DeleteUpload", s.DeleteUpload(ctx, "u1"))
+	if got, want := stats(), (metastore.UploadStats{Open: 1}); got != want {
+		t.Errorf("UploadStats after a delete = %+v, want %+v", got, want)
 	}
 }
