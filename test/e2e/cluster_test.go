@@ -30,7 +30,10 @@ import (
 
 // clusterJobs are the scheduled jobs whose runs TestCluster checks, each
 // with the setting that makes it run every few seconds. A job added to
-// the registry (lifecycle) is checked by adding its line.
+// the registry is checked by adding its line; for the lifecycle job:
+// {"lifecycle", 2 * time.Second, "BERTH_LIFECYCLE_INTERVAL=2s"}. The runs
+// must be periodic: TestCluster triggers no job (such as by putting a
+// lifecycle policy), which would rightly start a run before its period.
 var clusterJobs = []struct {
 	name  string
 	every time.Duration
