@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 
@@ -55,6 +56,8 @@ type cluster struct {
 	nodes   []*server
 	dsn     string
 	metrics []string // each node's metrics address
+	s3      *testenv.S3
+	bucket  string
 }
 
 // clusterOptions vary a test cluster.
@@ -78,7 +81,7 @@ func startCluster(t *testing.T, n int, o clusterOptions) *cluster {
 		t.Fatal(err)
 	}
 	tpl := readEnvFile(t, filepath.Join(root, envFile))
-	c := &cluster{dsn: o.dsn}
+	c := &cluster{dsn: o.dsn, s3: m, bucket: bucket}
 	for i := range n {
 		instance := fmt.Sprint(i + 1)
 		c.metrics = append(c.metrics, "127.0.0.1:"+freePort(t))
@@ -416,6 +419,22 @@ func killMidPatch(t *testing.T, ctx context.Context, c *cluster) {
 		t.Fatalf("complete on node 3: %d %s", r.Status, r.Body)
 	}
 	wantBlob(t, n3, "cluster/app", d, content)
+
+	// Nothing of the finished uploads stays in the bucket; the killed
+	// node's unfinished multipart upload is swept after the upload expiry.
+	prefix := "berth/uploads/"
+	objs, err := c.s3.Client().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &c.bucket, Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs.Contents {
+		t.Errorf("object %s of a finished upload is still in the bucket", aws.ToString(o.Key))
+	}
+	mps, err := c.s3.ListMultipartUploads(ctx, c.bucket, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("multipart uploads left by the killed node, for the sweep: %d", len(mps))
 }
 
 // wantBlob GETs a blob through s (following a redirect) and compares it.
