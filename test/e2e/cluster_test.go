@@ -68,6 +68,8 @@ type clusterOptions struct {
 	instanceEnv map[int][]string
 	// extraEnv are test settings for every node (faster schedules).
 	extraEnv []string
+	// wrap runs each node under this command (a tracer).
+	wrap []string
 }
 
 // startCluster starts n nodes at once, each with the unit's ExecStart and
@@ -103,7 +105,8 @@ func startCluster(t *testing.T, n int, o clusterOptions) *cluster {
 		env := clusterEnv(t, tpl, values)
 		env = append(env, o.extraEnv...)
 		env = append(env, o.instanceEnv[i]...)
-		c.nodes = append(c.nodes, newServer(t, withEnv(env...), withExecStart(unitExecStart(t, root, instance))))
+		c.nodes = append(c.nodes, newServer(t, withEnv(env...), withExecStart(unitExecStart(t, root, instance)),
+			func(so *serverOptions) { so.wrap = o.wrap }))
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -205,36 +208,6 @@ func clusterEnv(t *testing.T, tpl [][2]string, values map[string]string) []strin
 		env = append(env, k+"="+v)
 	}
 	return env
-}
-
-// TestClusterUnitVerifies runs systemd-analyze verify on the unit, where
-// systemd's tools are installed: unknown keys and bad values are errors.
-func TestClusterUnitVerifies(t *testing.T) {
-	t.Parallel()
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed")
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, unitFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The unit as installed, pointing at this build and the template.
-	unit := strings.ReplaceAll(string(b), "/usr/local/bin/berth", berthBin)
-	unit = strings.ReplaceAll(unit, "/etc/berth/berth.env", filepath.Join(root, envFile))
-	dir := t.TempDir()
-	path := filepath.Join(dir, "berth@1.service")
-	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Errorf("systemd-analyze verify %s: %v\n%s", unitFile, err, out)
-	}
 }
 
 // TestCluster runs three nodes as the production layout describes, on one

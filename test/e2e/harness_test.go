@@ -89,6 +89,9 @@ type serverOptions struct {
 	flags        []string // any other berth serve flags, kept across restarts
 	env          []string // further environment variables (KEY=value)
 	noRootKey    bool     // start without BERTH_ROOT_*: berth generates the root key
+	// wrap runs berth under this command (a tracer), given berth's path
+	// and arguments; stop signals berth, the wrapper's child.
+	wrap []string
 	// execStart replaces the harness's arguments (after the binary) with
 	// a unit's: ${STATE_DIRECTORY} becomes the data directory, and the
 	// address is given in BERTH_ADDR.
@@ -230,6 +233,9 @@ func (s *server) args() []string {
 // start runs the binary and waits for it to be healthy.
 func (s *server) start() error {
 	cmd := exec.Command(berthBin, s.args()...)
+	if len(s.opts.wrap) > 0 {
+		cmd = exec.Command(s.opts.wrap[0], append(append(s.opts.wrap[1:len(s.opts.wrap):len(s.opts.wrap)], berthBin), s.args()...)...)
+	}
 	cmd.Env = berthEnv()
 	if s.opts.noRootKey {
 		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, "BERTH_ROOT_") })
@@ -324,15 +330,35 @@ func (s *server) stop() error {
 	}
 	defer s.forget(p)
 	p.stopping.Store(true)
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	target := p.cmd.Process.Pid
+	if len(s.opts.wrap) > 0 {
+		// A tracer detaches when signalled: stop berth, its child, and
+		// the tracer exits with it.
+		target = childOf(target)
+	}
+	_ = syscall.Kill(target, syscall.SIGTERM)
 	select {
 	case <-p.done:
 		return p.err
 	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(target, syscall.SIGKILL)
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		return errors.New("berth did not exit within 15s of SIGTERM; killed")
 	}
+}
+
+// childOf is the first child process of pid (pid itself if none).
+func childOf(pid int) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		var child int
+		if _, err := fmt.Sscan(string(b), &child); err == nil {
+			return child
+		}
+	}
+	return pid
 }
 
 // kill sends SIGKILL, as a crash or power cut would stop the process.
