@@ -93,12 +93,12 @@ done
 export BERTH_TEST_NATS_URL="nats://$nats_addr"
 echo "nats-server $("$nats_bin" --version | awk '{print $NF}') at $BERTH_TEST_NATS_URL"
 
-say "nginx (the load balancer example of deploy/, TestClusterBehindNginx)"
-# The Debian package; the test runs its own nginx from it on loopback.
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-	command -v apt-get >/dev/null || die "nginx is required (Debian package nginx)"
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx; } >/dev/null ||
-		die "could not install nginx with apt-get"
+say "nginx and strace (the examples of deploy/: TestClusterBehindNginx, TestClusterUnitSandbox)"
+# Debian packages; the tests run their own nginx on loopback and trace a node.
+if ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || ! command -v strace >/dev/null; then
+	command -v apt-get >/dev/null || die "nginx and strace are required (Debian packages nginx, strace)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx strace; } >/dev/null ||
+		die "could not install nginx and strace with apt-get"
 fi
 export PATH="$PATH:/usr/sbin"
 echo "$(nginx -v 2>&1)"
