@@ -95,10 +95,10 @@ echo "nats-server $("$nats_bin" --version | awk '{print $NF}') at $BERTH_TEST_NA
 
 say "nginx and strace (the examples of deploy/: TestClusterBehindNginx, TestClusterUnitSandbox)"
 # Debian packages; the tests run their own nginx on loopback and trace a node.
-if ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || ! command -v strace >/dev/null; then
-	command -v apt-get >/dev/null || die "nginx and strace are required (Debian packages nginx, strace)"
-	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx strace; } >/dev/null ||
-		die "could not install nginx and strace with apt-get"
+if ! { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || ! command -v strace >/dev/null || ! command -v systemd-analyze >/dev/null; then
+	command -v apt-get >/dev/null || die "nginx, strace and systemd-analyze are required (Debian packages nginx, strace, systemd)"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx strace systemd; } >/dev/null ||
+		die "could not install nginx, strace and systemd with apt-get"
 fi
 export PATH="$PATH:/usr/sbin"
 echo "$(nginx -v 2>&1)"
