@@ -106,8 +106,7 @@ func adminEvents(ctx context.Context, args []string, d Deps) error {
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return err
 	}
-	meta, err := sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "berth.db"),
-		sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
 	if err != nil {
 		return err
 	}
