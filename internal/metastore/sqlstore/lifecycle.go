@@ -3,10 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -20,22 +20,18 @@ type lifecycleQueries struct {
 	getPolicy, putPolicy, deletePolicy, listPolicies, markEvaluated string
 	imageState                                                      string
 	getPreview, upsertPreview, pendingPreviews, finishPreview       string
-	deleteResults, insertResults                                    string
-	results, resultsTagged, resultsUntagged                         string
+	deleteResults, insertChunk, chunks                              string
 }
 
 const (
 	lifecyclePolicyCols = "repository_id, policy_text, policy_id, policy_version, updated_at, last_evaluated_at"
 	previewCols         = "repository_id, generation, status, policy_text, expiring_count, transitioning_count, failure," +
 		" created_at, finished_at"
-	previewResultCols = "position, digest, tags, pushed_at, action, target_storage_class, rule_priority, storage_class"
-	// resultRowsPerInsert bounds one multi-row INSERT of preview results
-	// (9 parameters a row, well under both engines' limits).
-	resultRowsPerInsert = 200
+	// previewChunk is how many results one lifecycle_preview_results row holds.
+	previewChunk = 1000
 )
 
 func newLifecycleQueries(d dialect) lifecycleQueries {
-	results := "SELECT " + previewResultCols + " FROM lifecycle_preview_results WHERE repository_id = ? AND position > ?"
 	q := lifecycleQueries{
 		getPolicy: "SELECT " + lifecyclePolicyCols + " FROM lifecycle_policies WHERE repository_id = ?",
 		putPolicy: "INSERT INTO lifecycle_policies (" + lifecyclePolicyCols + ") VALUES (?, ?, ?, 1, ?, 0)" +
@@ -60,17 +56,14 @@ func newLifecycleQueries(d dialect) lifecycleQueries {
 			" ORDER BY created_at, repository_id LIMIT ?",
 		finishPreview: "UPDATE lifecycle_previews SET status = ?, expiring_count = ?, transitioning_count = ?, failure = ?," +
 			" finished_at = ? WHERE repository_id = ? AND generation = ? AND status = 'IN_PROGRESS'",
-		deleteResults:   "DELETE FROM lifecycle_preview_results WHERE repository_id = ?",
-		results:         results,
-		resultsTagged:   results + " AND tags <> ''",
-		resultsUntagged: results + " AND tags = ''",
+		deleteResults: "DELETE FROM lifecycle_preview_results WHERE repository_id = ?",
+		insertChunk:   "INSERT INTO lifecycle_preview_results (repository_id, chunk, results) VALUES (?, ?, ?)",
+		chunks: "SELECT chunk, results FROM lifecycle_preview_results WHERE repository_id = ? AND chunk >= ?" +
+			" ORDER BY chunk",
 	}
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", 9), ", ") + ")"
-	q.insertResults = "INSERT INTO lifecycle_preview_results (repository_id, " + previewResultCols + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat(row+", ", resultRowsPerInsert), ", ")
 	for _, p := range []*string{&q.getPolicy, &q.putPolicy, &q.deletePolicy, &q.listPolicies, &q.markEvaluated,
 		&q.imageState, &q.getPreview, &q.upsertPreview, &q.pendingPreviews, &q.finishPreview, &q.deleteResults,
-		&q.insertResults} {
+		&q.insertChunk, &q.chunks} {
 		*p = d.rebind(*p)
 	}
 	return q
@@ -256,66 +249,88 @@ func (s *Store) previewGone(ctx context.Context, tx *sql.Tx, repoID int64) error
 	return fmt.Errorf("repository %d: the preview was replaced or finished: %w", repoID, metastore.ErrConflict)
 }
 
+// chunkResult is one result as lifecycle_preview_results stores it.
+type chunkResult struct {
+	Digest       string   `json:"d"`
+	Tags         []string `json:"t,omitempty"`
+	PushedAt     int64    `json:"p"`
+	Action       string   `json:"a"`
+	Target       string   `json:"s,omitempty"`
+	RulePriority int      `json:"r"`
+	StorageClass string   `json:"c"`
+}
+
+// insertPreviewResults writes the results in chunks of previewChunk.
 func (s *Store) insertPreviewResults(ctx context.Context, tx *sql.Tx, repoID int64, results []metastore.LifecyclePreviewResult) error {
-	var stmt *sql.Stmt
-	args := make([]any, 0, 9*resultRowsPerInsert)
-	for start := 0; start < len(results); start += resultRowsPerInsert {
-		chunk := results[start:min(start+resultRowsPerInsert, len(results))]
-		args = args[:0]
-		for i, r := range chunk {
-			args = append(args, repoID, int64(start+i+1), r.Digest.String(), strings.Join(r.Tags, "\n"), nanos(r.PushedAt),
-				r.Action, r.TargetStorageClass, r.RulePriority, string(r.StorageClass))
+	chunk := make([]chunkResult, 0, previewChunk)
+	for start := 0; start < len(results); start += previewChunk {
+		chunk = chunk[:0]
+		for _, r := range results[start:min(start+previewChunk, len(results))] {
+			chunk = append(chunk, chunkResult{Digest: r.Digest.String(), Tags: r.Tags, PushedAt: nanos(r.PushedAt), Action: r.Action,
+				Target: r.TargetStorageClass, RulePriority: r.RulePriority, StorageClass: string(r.StorageClass)})
 		}
-		var err error
-		if len(chunk) == resultRowsPerInsert {
-			if stmt == nil {
-				if stmt, err = tx.PrepareContext(ctx, s.lq.insertResults); err != nil {
-					return err
-				}
-				defer stmt.Close()
-			}
-			_, err = stmt.ExecContext(ctx, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, s.d.rebind(insertResultsSQL(len(chunk))), args...)
-		}
+		body, err := json.Marshal(chunk)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.lq.insertChunk, repoID, start/previewChunk, string(body)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func insertResultsSQL(rows int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", 9), ", ") + ")"
-	return "INSERT INTO lifecycle_preview_results (repository_id, " + previewResultCols + ") VALUES " +
-		strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
-}
-
-// LifecyclePreviewResults pages through the latest preview's results.
+// LifecyclePreviewResults pages through the latest preview's results,
+// decoding the chunks from the one holding afterPosition+1 on until the
+// page is full.
 func (s *Store) LifecyclePreviewResults(ctx context.Context, repoID int64, f metastore.PreviewResultFilter, afterPosition int64, limit int) ([]metastore.LifecyclePreviewResult, error) {
 	if limit <= 0 {
 		return nil, s.fail("lifecycle preview results", errBadLimit)
 	}
-	q := s.lq.results
 	switch f.TagStatus {
-	case metastore.TagStatusTagged:
-		q = s.lq.resultsTagged
-	case metastore.TagStatusUntagged:
-		q = s.lq.resultsUntagged
-	case "", metastore.TagStatusAny:
+	case "", metastore.TagStatusAny, metastore.TagStatusTagged, metastore.TagStatusUntagged:
 	default:
 		return nil, s.fail("lifecycle preview results", fmt.Errorf("unknown tag status %q", f.TagStatus))
 	}
-	args := []any{repoID, afterPosition}
+	var want map[string]bool
 	if len(f.Digests) > 0 {
-		q += " AND digest IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(f.Digests)), ", ") + ")"
+		want = make(map[string]bool, len(f.Digests))
 		for _, d := range f.Digests {
-			args = append(args, d.String())
+			want[d.String()] = true
 		}
 	}
-	args = append(args, limit)
-	out, err := queryAll(ctx, s.reader, scanPreviewResult, s.d.rebind(q+" ORDER BY position LIMIT ?"), args...)
-	return out, s.fail("lifecycle preview results", err)
+	rows, err := s.reader.QueryContext(ctx, s.lq.chunks, repoID, max(afterPosition, 0)/previewChunk)
+	if err != nil {
+		return nil, s.fail("lifecycle preview results", err)
+	}
+	defer rows.Close()
+	var out []metastore.LifecyclePreviewResult
+	for len(out) < limit && rows.Next() {
+		var n int64
+		var body string
+		if err := rows.Scan(&n, &body); err != nil {
+			return nil, s.fail("lifecycle preview results", err)
+		}
+		var chunk []chunkResult // fresh: decoding into used elements would keep fields the JSON omits
+		if err := json.Unmarshal([]byte(body), &chunk); err != nil {
+			return nil, s.fail("lifecycle preview results", fmt.Errorf("chunk %d: %w", n, err))
+		}
+		for i, c := range chunk {
+			pos := n*previewChunk + int64(i) + 1
+			tagged := len(c.Tags) > 0
+			if pos <= afterPosition || (want != nil && !want[c.Digest]) ||
+				(f.TagStatus == metastore.TagStatusTagged && !tagged) || (f.TagStatus == metastore.TagStatusUntagged && tagged) {
+				continue
+			}
+			out = append(out, metastore.LifecyclePreviewResult{Position: pos, Digest: digest.Digest(c.Digest), Tags: c.Tags,
+				PushedAt: fromNanos(c.PushedAt), Action: c.Action, TargetStorageClass: c.Target, RulePriority: c.RulePriority,
+				StorageClass: metastore.StorageClass(c.StorageClass)})
+			if len(out) == limit {
+				break
+			}
+		}
+	}
+	return out, s.fail("lifecycle preview results", rows.Err())
 }
 
 func scanPreview(r scanner) (metastore.LifecyclePreview, error) {
@@ -325,16 +340,4 @@ func scanPreview(r scanner) (metastore.LifecyclePreview, error) {
 		&p.Failure, &created, &finished)
 	p.CreatedAt, p.FinishedAt = fromNanos(created), optionalTime(finished)
 	return p, err
-}
-
-func scanPreviewResult(r scanner) (metastore.LifecyclePreviewResult, error) {
-	var res metastore.LifecyclePreviewResult
-	var d, tags, class string
-	var pushed int64
-	err := r.Scan(&res.Position, &d, &tags, &pushed, &res.Action, &res.TargetStorageClass, &res.RulePriority, &class)
-	res.Digest, res.PushedAt, res.StorageClass = digest.Digest(d), fromNanos(pushed), metastore.StorageClass(class)
-	if tags != "" {
-		res.Tags = strings.Split(tags, "\n")
-	}
-	return res, err
 }

@@ -268,7 +268,7 @@ func testLifecyclePreviewPaging(t *testing.T, s metastore.Store) {
 	p, err := s.StartLifecyclePreview(ctx, r.ID, lifecycleText)
 	noErr(t, "StartLifecyclePreview", err)
 	var results []metastore.LifecyclePreviewResult
-	for i := range 450 { // more than one multi-row insert
+	for i := range 2500 { // results span three chunks of storage
 		res := metastore.LifecyclePreviewResult{Digest: dg(fmt.Sprint(i)), PushedAt: time1, Action: "EXPIRE",
 			RulePriority: 1, StorageClass: metastore.StorageStandard}
 		if i%3 == 0 {
@@ -281,31 +281,34 @@ func testLifecyclePreviewPaging(t *testing.T, s metastore.Store) {
 	var all []metastore.LifecyclePreviewResult
 	var after int64
 	for range 100 {
-		page, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{TagStatus: metastore.TagStatusTagged}, after, 40)
+		page, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{TagStatus: metastore.TagStatusTagged}, after, 70)
 		noErr(t, "LifecyclePreviewResults", err)
 		all = append(all, page...)
-		if len(page) < 40 {
+		if len(page) < 70 {
 			break
 		}
 		after = page[len(page)-1].Position
 	}
-	if len(all) != 150 {
-		t.Fatalf("%d tagged results, want 150", len(all))
+	if len(all) != 834 {
+		t.Fatalf("%d tagged results, want 834", len(all))
 	}
 	for i, res := range all {
 		if res.Digest != dg(fmt.Sprint(i*3)) || res.Position != int64(i*3+1) {
 			t.Fatalf("tagged result %d = %+v, want image %d at position %d", i, res, i*3, i*3+1)
 		}
 	}
-	untagged, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{TagStatus: metastore.TagStatusUntagged}, 0, 1000)
+	untagged, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{TagStatus: metastore.TagStatusUntagged}, 990, 2000)
 	noErr(t, "LifecyclePreviewResults(untagged)", err)
-	if len(untagged) != 300 {
-		t.Errorf("%d untagged results, want 300", len(untagged))
+	if len(untagged) != 1006 || untagged[0].Position != 992 || untagged[0].Digest != dg("991") {
+		t.Errorf("%d untagged results after position 990 (first %+v), want 1006 from position 992", len(untagged), untagged[0])
 	}
-	some, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{Digests: []digest.Digest{dg("7"), dg("449"), dg("nope")}}, 0, 10)
+	some, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{Digests: []digest.Digest{dg("7"), dg("2499"), dg("nope")}}, 0, 10)
 	noErr(t, "LifecyclePreviewResults(digests)", err)
-	if len(some) != 2 || some[0].Digest != dg("7") || some[1].Digest != dg("449") {
+	if len(some) != 2 || some[0].Digest != dg("7") || some[1].Digest != dg("2499") || some[1].Position != 2500 {
 		t.Errorf("by digest = %+v", some)
+	}
+	if _, err := s.LifecyclePreviewResults(ctx, r.ID, metastore.PreviewResultFilter{TagStatus: "BOTH"}, 0, 10); err == nil {
+		t.Error("an unknown tag status was accepted")
 	}
 }
 

@@ -45,27 +45,12 @@ COMMENT ON COLUMN lifecycle_previews.finished_at IS 'when it became COMPLETE or 
 CREATE INDEX lifecycle_previews_pending ON lifecycle_previews (created_at) WHERE status = 'IN_PROGRESS';
 
 CREATE TABLE lifecycle_preview_results (
-    repository_id        BIGINT NOT NULL REFERENCES lifecycle_previews (repository_id) ON DELETE CASCADE,
-    position             BIGINT NOT NULL,
-    digest               TEXT COLLATE "C" NOT NULL,
-    tags                 TEXT COLLATE "C" NOT NULL,
-    pushed_at            BIGINT NOT NULL,
-    action               TEXT COLLATE "C" NOT NULL CHECK (action IN ('EXPIRE', 'TRANSITION')),
-    target_storage_class TEXT COLLATE "C" NOT NULL,
-    rule_priority        BIGINT NOT NULL,
-    storage_class        TEXT COLLATE "C" NOT NULL CHECK (storage_class IN ('STANDARD', 'ARCHIVE')),
-    PRIMARY KEY (repository_id, position)
+    repository_id BIGINT NOT NULL REFERENCES lifecycle_previews (repository_id) ON DELETE CASCADE,
+    chunk         BIGINT NOT NULL,
+    results       TEXT   NOT NULL,
+    PRIMARY KEY (repository_id, chunk)
 );
-COMMENT ON TABLE lifecycle_preview_results IS 'the images the latest preview of a repository would act on (GetLifecyclePolicyPreview''s previewResults), in the evaluator''s decision order';
+COMMENT ON TABLE lifecycle_preview_results IS 'the images the latest preview of a repository would act on (GetLifecyclePolicyPreview''s previewResults), in the evaluator''s decision order, stored in chunks of 1,000 so that a preview of 100,000 images is a hundred row writes (pages decode the chunks they cover; filters apply while decoding)';
 COMMENT ON COLUMN lifecycle_preview_results.repository_id IS 'the repository (its preview)';
-COMMENT ON COLUMN lifecycle_preview_results.position IS '1-based place in the decision order; pages are ranges of it';
-COMMENT ON COLUMN lifecycle_preview_results.digest IS 'imageDigest';
-COMMENT ON COLUMN lifecycle_preview_results.tags IS 'imageTags at evaluation, joined by newlines; empty = untagged';
-COMMENT ON COLUMN lifecycle_preview_results.pushed_at IS 'imagePushedAt, Unix ns UTC';
-COMMENT ON COLUMN lifecycle_preview_results.action IS 'action.type: EXPIRE or TRANSITION';
-COMMENT ON COLUMN lifecycle_preview_results.target_storage_class IS 'action.targetStorageClass: ARCHIVE for TRANSITION, empty for EXPIRE';
-COMMENT ON COLUMN lifecycle_preview_results.rule_priority IS 'appliedRulePriority';
-COMMENT ON COLUMN lifecycle_preview_results.storage_class IS 'the image''s storage class at evaluation: STANDARD or ARCHIVE';
-
--- Serves GetLifecyclePolicyPreview with imageIds.
-CREATE INDEX lifecycle_preview_results_by_digest ON lifecycle_preview_results (repository_id, digest);
+COMMENT ON COLUMN lifecycle_preview_results.chunk IS 'holds the results at positions chunk*1000+1 to (chunk+1)*1000 (1-based)';
+COMMENT ON COLUMN lifecycle_preview_results.results IS 'JSON array of the chunk''s results in position order: {"d":digest,"t":[tags],"p":pushed Unix ns,"a":action,"s":target storage class,"r":rule priority,"c":storage class}';

@@ -34,19 +34,12 @@ CREATE INDEX lifecycle_previews_pending ON lifecycle_previews (created_at) WHERE
 
 -- lifecycle_preview_results: the images the latest preview of a repository
 -- would act on (GetLifecyclePolicyPreview's previewResults), in the
--- evaluator's decision order.
+-- evaluator's decision order, stored in chunks of 1,000 so that a preview
+-- of 100,000 images is a hundred row writes, not 100,000 (pages decode the
+-- chunks they cover; filters apply while decoding).
 CREATE TABLE lifecycle_preview_results (
-    repository_id        INTEGER NOT NULL REFERENCES lifecycle_previews (repository_id) ON DELETE CASCADE,
-    position             INTEGER NOT NULL, -- 1-based place in the decision order; pages are ranges of it
-    digest               TEXT    NOT NULL, -- imageDigest
-    tags                 TEXT    NOT NULL, -- imageTags at evaluation, joined by newlines; '' = untagged
-    pushed_at            INTEGER NOT NULL, -- imagePushedAt
-    action               TEXT    NOT NULL CHECK (action IN ('EXPIRE', 'TRANSITION')), -- action.type
-    target_storage_class TEXT    NOT NULL, -- action.targetStorageClass: 'ARCHIVE' for TRANSITION, '' for EXPIRE
-    rule_priority        INTEGER NOT NULL, -- appliedRulePriority
-    storage_class        TEXT    NOT NULL CHECK (storage_class IN ('STANDARD', 'ARCHIVE')), -- the image's class at evaluation
-    PRIMARY KEY (repository_id, position)
-) STRICT, WITHOUT ROWID;
-
--- Serves GetLifecyclePolicyPreview with imageIds.
-CREATE INDEX lifecycle_preview_results_by_digest ON lifecycle_preview_results (repository_id, digest);
+    repository_id INTEGER NOT NULL REFERENCES lifecycle_previews (repository_id) ON DELETE CASCADE,
+    chunk         INTEGER NOT NULL, -- holds the results at positions chunk*1000+1 to (chunk+1)*1000 (1-based)
+    results       TEXT    NOT NULL, -- JSON array of the chunk's results in position order: {"d":digest,"t":[tags],"p":pushed Unix ns,"a":action,"s":target storage class,"r":rule priority,"c":storage class}
+    PRIMARY KEY (repository_id, chunk)
+) STRICT;
