@@ -136,6 +136,11 @@ func runLifecycleBench(ctx context.Context, n int, pg, profile string, stdout io
 	t0 = time.Now()
 	res := lifecycle.Evaluate(policy, imgs, time.Now())
 	eval := time.Since(t0)
+	// The preview must list the same images in the same order.
+	var wantDigests []digest.Digest
+	for _, d := range res.Decisions {
+		wantDigests = append(wantDigests, d.Digest)
+	}
 	cands, imgs = nil, nil
 
 	// The job's path, timed whole.
@@ -173,6 +178,26 @@ func runLifecycleBench(ctx context.Context, n int, pg, profile string, stdout io
 	if done.Status != metastore.PreviewComplete || done.ExpiringCount != res.Summary.ExpiringImageTotalCount {
 		return fmt.Errorf("preview ended %s with %d expiring, the evaluator alone finds %d", done.Status, done.ExpiringCount,
 			res.Summary.ExpiringImageTotalCount)
+	}
+	var got []metastore.LifecyclePreviewResult
+	for after := int64(0); ; {
+		page, err := s.LifecyclePreviewResults(ctx, repo, metastore.PreviewResultFilter{}, after, 1000)
+		if err != nil {
+			return err
+		}
+		got = append(got, page...)
+		if len(page) < 1000 {
+			break
+		}
+		after = page[len(page)-1].Position
+	}
+	if len(got) != len(wantDigests) {
+		return fmt.Errorf("preview lists %d results, the evaluator alone decides on %d images", len(got), len(wantDigests))
+	}
+	for i := range got {
+		if got[i].Digest != wantDigests[i] {
+			return fmt.Errorf("preview result %d is %s, the evaluator's decision %d is on %s", i, got[i].Digest, i, wantDigests[i])
+		}
 	}
 	verdict := "within"
 	if took > 2*time.Second {

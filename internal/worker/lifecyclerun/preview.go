@@ -73,7 +73,7 @@ func (r *Runner) previewResults(ctx context.Context, p *metastore.LifecyclePrevi
 	}
 	out := make([]metastore.LifecyclePreviewResult, len(res.Decisions))
 	for i, d := range res.Decisions {
-		c := &cands[d.Index]
+		c := cands.at(d.Index)
 		class := metastore.StorageStandard
 		if images[d.Index].StorageClass == lifecycle.Archive {
 			class = metastore.StorageArchive

@@ -190,12 +190,12 @@ func (r *Runner) runRepository(ctx context.Context, p metastore.LifecyclePolicy,
 		RepositoryARN: fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", r.o.Partition, r.o.Region, p.AccountID, p.RepositoryName),
 		PolicyText:    p.Text, PolicyID: p.PolicyID, PolicyVersion: p.Version, EvaluatedAt: now}
 	for _, d := range res.Decisions {
-		c := cands[d.Index]
+		c := cands.at(d.Index)
 		action := metastore.LifecycleExpire
 		if d.Action.Type == lifecycle.Transition {
 			action = metastore.LifecycleArchive
 		}
-		_, err := r.o.Store.ApplyLifecycleAction(ctx, p.RepositoryID, c, action)
+		_, err := r.o.Store.ApplyLifecycleAction(ctx, p.RepositoryID, *c, action)
 		var sce *metastore.StorageClassError
 		switch {
 		case errors.Is(err, metastore.ErrConflict), errors.Is(err, metastore.ErrNotFound),
@@ -236,26 +236,43 @@ func (r *Runner) finish(ctx context.Context, p metastore.LifecyclePolicy, exec l
 }
 
 // candidates reads every image of the repository and converts it for the
-// evaluator; images[i] is cands[i].
-func (r *Runner) candidates(ctx context.Context, repoID int64, now time.Time) ([]metastore.LifecycleImage, []lifecycle.Image, error) {
-	var cands []metastore.LifecycleImage
+// evaluator: images[i] is cands.at(i). Pages are kept as read, not
+// appended into one slice: at 100,000 images the copies of a growing
+// slice cost more than the evaluation.
+func (r *Runner) candidates(ctx context.Context, repoID int64, now time.Time) (candidatePages, []lifecycle.Image, error) {
+	var pages candidatePages
+	n := 0
 	last := ""
 	for {
 		page, err := r.o.Store.LifecycleCandidates(ctx, repoID, metastore.Page{Last: last, Limit: candidatePage})
 		if err != nil {
 			return nil, nil, fmt.Errorf("lifecycle candidates: %w", err)
 		}
-		cands = append(cands, page...)
+		if len(page) > 0 {
+			pages = append(pages, page)
+			n += len(page)
+		}
 		if len(page) < candidatePage {
 			break
 		}
 		last = page[len(page)-1].Digest.String()
 	}
-	images := make([]lifecycle.Image, len(cands))
-	for i := range cands {
-		images[i] = toImage(&cands[i], now)
+	images := make([]lifecycle.Image, 0, n)
+	for _, page := range pages {
+		for i := range page {
+			images = append(images, toImage(&page[i], now))
+		}
 	}
-	return cands, images, nil
+	return pages, images, nil
+}
+
+// candidatePages are the pages of LifecycleCandidates, each full
+// (candidatePage images) but the last.
+type candidatePages [][]metastore.LifecycleImage
+
+// at returns the i-th image.
+func (p candidatePages) at(i int) *metastore.LifecycleImage {
+	return &p[i/candidatePage][i%candidatePage]
 }
 
 // toImage is an image as the evaluator sees it. An image being restored
