@@ -91,6 +91,9 @@ type Options struct {
 	// Partition and Region build repository ARNs for the records.
 	Partition string
 	Region    string
+	// CandidatePage is how many images one store read returns (default
+	// 5000).
+	CandidatePage int
 }
 
 // Runner runs lifecycle policies and previews.
@@ -114,6 +117,9 @@ func New(o Options) (*Runner, error) {
 	}
 	if o.Partition == "" {
 		o.Partition = "aws"
+	}
+	if o.CandidatePage <= 0 {
+		o.CandidatePage = candidatePage
 	}
 	return &Runner{o: o}, nil
 }
@@ -240,25 +246,25 @@ func (r *Runner) finish(ctx context.Context, p metastore.LifecyclePolicy, exec l
 // appended into one slice: at 100,000 images the copies of a growing
 // slice cost more than the evaluation.
 func (r *Runner) candidates(ctx context.Context, repoID int64, now time.Time) (candidatePages, []lifecycle.Image, error) {
-	var pages candidatePages
+	pages := candidatePages{size: r.o.CandidatePage}
 	n := 0
 	last := ""
 	for {
-		page, err := r.o.Store.LifecycleCandidates(ctx, repoID, metastore.Page{Last: last, Limit: candidatePage})
+		page, err := r.o.Store.LifecycleCandidates(ctx, repoID, metastore.Page{Last: last, Limit: pages.size})
 		if err != nil {
-			return nil, nil, fmt.Errorf("lifecycle candidates: %w", err)
+			return candidatePages{}, nil, fmt.Errorf("lifecycle candidates: %w", err)
 		}
 		if len(page) > 0 {
-			pages = append(pages, page)
+			pages.pages = append(pages.pages, page)
 			n += len(page)
 		}
-		if len(page) < candidatePage {
+		if len(page) < pages.size {
 			break
 		}
 		last = page[len(page)-1].Digest.String()
 	}
 	images := make([]lifecycle.Image, 0, n)
-	for _, page := range pages {
+	for _, page := range pages.pages {
 		for i := range page {
 			images = append(images, toImage(&page[i], now))
 		}
@@ -266,13 +272,16 @@ func (r *Runner) candidates(ctx context.Context, repoID int64, now time.Time) (c
 	return pages, images, nil
 }
 
-// candidatePages are the pages of LifecycleCandidates, each full
-// (candidatePage images) but the last.
-type candidatePages [][]metastore.LifecycleImage
+// candidatePages are the pages of LifecycleCandidates, each full (size
+// images) but the last.
+type candidatePages struct {
+	size  int
+	pages [][]metastore.LifecycleImage
+}
 
 // at returns the i-th image.
 func (p candidatePages) at(i int) *metastore.LifecycleImage {
-	return &p[i/candidatePage][i%candidatePage]
+	return &p.pages[i/p.size][i%p.size]
 }
 
 // toImage is an image as the evaluator sees it. An image being restored

@@ -294,3 +294,49 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) prometheus.Col
 	t.Fatalf("metric %s not registered", name)
 	return nil
 }
+
+// TestCandidatesAcrossPages: with the store read in pages of two, the
+// decisions still land on the right images (previews and runs).
+func TestCandidatesAcrossPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	var us []digest.Digest
+	for i := range 5 {
+		us = append(us, f.push(t, fmt.Sprint("u", i), ""))
+	}
+	p := f.putPolicy(t, keepOneUntagged)
+	run, err := lifecyclerun.New(lifecyclerun.Options{Store: f.env.Meta, Recorder: f.rec, Clock: f.env.Clock.Now, CandidatePage: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := f.env.Meta.StartLifecyclePreview(context.Background(), f.repo.ID, keepOneUntagged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Preview(context.Background(), pv); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.env.Meta.LifecyclePreviewResults(context.Background(), f.repo.ID, metastore.PreviewResultFilter{}, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []digest.Digest
+	for _, r := range res {
+		got = append(got, r.Digest)
+	}
+	if want := []digest.Digest{us[3], us[2], us[1], us[0]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("preview %v, want %v (newest first, all but the newest)", got, want)
+	}
+	if _, err := run.RunRepository(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range us {
+		want := metastore.ImageStatus("DELETED")
+		if i == 4 {
+			want = metastore.ImageActive
+		}
+		if got := f.status(t, d); got != want {
+			t.Errorf("u%d: %s, want %s", i, got, want)
+		}
+	}
+}
