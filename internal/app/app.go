@@ -34,6 +34,7 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/worker"
 	"github.com/berth-registry/berth/internal/worker/gc"
+	"github.com/berth-registry/berth/internal/worker/lifecyclerun"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -66,6 +67,9 @@ type App struct {
 	pulls *registry.PullTimes
 	// gc collects garbage when the gc job runs here.
 	gc *gc.Collector
+	// lifecycle runs lifecycle policies and previews when their jobs run
+	// here (lifecycle.go).
+	lifecycle *lifecyclerun.Runner
 	// events delivers registry events (a job); nil when events are off.
 	events atomic.Pointer[events.Dispatcher]
 }
@@ -144,12 +148,17 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		Region: cfg.Region, CreateOnPush: cfg.CreateOnPush, UploadExpiry: cfg.UploadExpiry,
 		RepositoryCacheTTL: time.Second, Metrics: svcMetrics, BlobRedirects: cfg.S3Redirect, GCGrace: cfg.GCGrace,
 		PullTimes: a.pulls, RestoreRequested: a.restoreRequested,
+		LifecyclePolicyChanged: a.lifecyclePolicyChanged, LifecyclePreviewStarted: a.lifecyclePreviewStarted,
 	})
 	if err != nil {
 		a.meta.Close()
 		return nil, err
 	}
 	if a.gc, err = a.newCollector(); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.lifecycle, err = a.newLifecycleRunner(); err != nil {
 		a.meta.Close()
 		return nil, err
 	}

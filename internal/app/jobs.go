@@ -18,6 +18,10 @@ const (
 	// Berth moves no data to restore, so a restore waits only for this
 	// job, which each restore request triggers (restoreRequested).
 	jobImageRestore = "image-restore"
+	// jobLifecycle runs every repository's lifecycle policy (lifecycle.go);
+	// jobLifecyclePreview computes the previews asked for.
+	jobLifecycle        = "lifecycle"
+	jobLifecyclePreview = "lifecycle-preview"
 )
 
 // The event dispatcher runs as one long job that keeps a short claim
@@ -41,6 +45,8 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	jobs := []worker.Job{
 		{Name: jobUploadExpiry, Every: uploadExpiryEvery(a.cfg.UploadExpiry), Run: a.expireUploads},
 		{Name: jobImageRestore, Every: imageRestoreEvery, Run: a.completeRestores},
+		{Name: jobLifecycle, Every: a.cfg.LifecycleInterval, Run: a.lifecycle.RunPolicies},
+		{Name: jobLifecyclePreview, Every: lifecyclePreviewEvery, Run: a.lifecycle.RunPreviews},
 	}
 	if a.cfg.GCInterval > 0 {
 		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})

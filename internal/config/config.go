@@ -51,6 +51,10 @@ type Config struct {
 	// bytes without metadata must be before garbage collection removes
 	// them; it protects pushes in flight.
 	GCGrace time.Duration `yaml:"gcGrace"`
+	// LifecycleInterval is the time between background runs of every
+	// repository's lifecycle policy (one node runs each); putting a policy
+	// also starts a run.
+	LifecycleInterval time.Duration `yaml:"lifecycleInterval"`
 	// KeyCacheTTL is how long a node trusts an access-key row it read; a
 	// key changed on another node applies within this time. Zero reads the
 	// database on every request.
@@ -117,12 +121,14 @@ func Default() Config {
 		UploadExpiry: 24 * time.Hour,
 		GCInterval:   time.Hour,
 		GCGrace:      time.Hour,
-		KeyCacheTTL:  time.Second,
-		LogLevel:     "info",
-		LogFormat:    "text",
-		BlobStore:    defaultBlobStore(),
-		Migrate:      true,
-		Events:       true,
+
+		LifecycleInterval: time.Hour,
+		KeyCacheTTL:       time.Second,
+		LogLevel:          "info",
+		LogFormat:         "text",
+		BlobStore:         defaultBlobStore(),
+		Migrate:           true,
+		Events:            true,
 
 		DBConnMaxLifetime: 30 * time.Minute,
 		EventsRetention:   24 * time.Hour,
@@ -151,6 +157,7 @@ func (c *Config) fields() []field {
 		{"upload-expiry", "idle time after which an upload session is removed", &c.UploadExpiry},
 		{"gc-interval", "time between background garbage-collection passes (0: none)", &c.GCInterval},
 		{"gc-grace", "age before garbage collection removes an unreferenced blob or link", &c.GCGrace},
+		{"lifecycle-interval", "time between background runs of the repositories' lifecycle policies", &c.LifecycleInterval},
 		{"key-cache-ttl", "how long a node trusts an access key it read (0: read on every request)", &c.KeyCacheTTL},
 		{"log-level", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log-format", "log format: text or json", &c.LogFormat},
@@ -307,6 +314,9 @@ func (c *Config) Validate() error {
 	}
 	if c.GCInterval != 0 && c.GCInterval < time.Second {
 		errs = append(errs, fmt.Errorf("gc-interval %s: must be 0 (no background collection) or at least 1s", c.GCInterval))
+	}
+	if c.LifecycleInterval < time.Second || c.LifecycleInterval > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("lifecycle-interval %s: must be between 1s and 24h (ECR acts within 24 hours)", c.LifecycleInterval))
 	}
 	if c.GCGrace < 0 {
 		errs = append(errs, fmt.Errorf("gc-grace %s: must not be negative", c.GCGrace))

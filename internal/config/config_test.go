@@ -111,6 +111,8 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"tiny expiry", []string{"--upload-expiry", "10ms"}, nil, "upload-expiry"},
 		{"tiny gc interval", []string{"--gc-interval", "10ms"}, nil, "gc-interval"},
 		{"negative gc grace", []string{"--gc-grace", "-1s"}, nil, "gc-grace"},
+		{"tiny lifecycle interval", []string{"--lifecycle-interval", "10ms"}, nil, "lifecycle-interval"},
+		{"lifecycle interval past ECR's 24h", nil, map[string]string{"BERTH_LIFECYCLE_INTERVAL": "25h"}, "lifecycle-interval"},
 		{"pull times flushed too often", []string{"--pull-time-flush", "100ms"}, nil, "pull-time-flush"},
 		{"pull times flushed too rarely", []string{"--pull-time-flush", "25h"}, nil, "pull-time-flush"},
 		{"bad level", []string{"--log-level", "loud"}, nil, "log-level"},

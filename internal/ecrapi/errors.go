@@ -49,6 +49,10 @@ const (
 	excImageStorageClassUpdateNotSupported = "ImageStorageClassUpdateNotSupportedException"
 	excExclusionAlreadyExists              = "ExclusionAlreadyExistsException"
 	excExclusionNotFound                   = "ExclusionNotFoundException"
+
+	excLifecyclePolicyNotFound          = "LifecyclePolicyNotFoundException"
+	excLifecyclePolicyPreviewInProgress = "LifecyclePolicyPreviewInProgressException"
+	excLifecyclePolicyPreviewNotFound   = "LifecyclePolicyPreviewNotFoundException"
 )
 
 // fixedMessageOf replaces the message of exceptions whose errors, unless
@@ -120,6 +124,9 @@ var defaultMapping = []struct {
 	{registry.ErrLayerExists, excLayerAlreadyExists},
 	{registry.ErrManifestReferenced, excInvalidParameter},
 	{registry.ErrUnavailable, excServiceUnavailable},
+	{registry.ErrLifecyclePolicyNotFound, excLifecyclePolicyNotFound},
+	{registry.ErrLifecyclePreviewInProgress, excLifecyclePolicyPreviewInProgress},
+	{registry.ErrLifecyclePreviewNotFound, excLifecyclePolicyPreviewNotFound},
 }
 
 // authMapping maps authentication failures.

@@ -426,6 +426,7 @@ func TestECRResponsesConformToModel(t *testing.T) {
 	policyScenarios(e)
 	layerAndImageScenarios(e)
 	storageScenarios(e)
+	lifecycleScenarios(e)
 	commonErrorScenarios(e)
 	for op := range e.h.ops {
 		if !e.ok[op] {
@@ -627,7 +628,7 @@ func commonErrorScenarios(e *conformanceEnv) {
 		}
 	}
 	check("unknown operation", e.send("NoSuchOperation", obj{}, signed), "UnknownOperationException")
-	check("unimplemented model operation", e.send("PutLifecyclePolicy", obj{"repositoryName": "app/x", "lifecyclePolicyText": "{}"}, signed),
+	check("unimplemented model operation", e.send("DescribeRepositoryCreationTemplates", obj{}, signed),
 		"UnsupportedOperationException")
 	check("unsigned request", e.send("DescribeRepositories", obj{}, nil), "MissingAuthenticationTokenException")
 	check("wrong secret", e.send("DescribeRepositories", obj{}, e.signAs(e.keyID, e.secret+"x")), "InvalidSignatureException")

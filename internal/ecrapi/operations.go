@@ -38,6 +38,7 @@ func (h *Handler) operations() map[string]opFunc {
 		"GetDownloadUrlForLayer":        op(h, "GetDownloadUrlForLayer", h.getDownloadURLForLayer),
 	}
 	maps.Copy(ops, h.storageOperations())
+	maps.Copy(ops, h.lifecycleOperations())
 	return ops
 }
 

@@ -301,6 +301,8 @@ type Store interface {
 	GCStore
 	EventOutbox
 	EventSinkStore
+	LifecycleStore
+	LifecyclePreviewStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -56,6 +56,12 @@ type Options struct {
 	// archive storage class was requested, to have CompleteRestores run
 	// soon (the image-restore job).
 	RestoreRequested func(ctx context.Context)
+	// LifecyclePolicyChanged, when set, is called after a lifecycle policy
+	// was put, to have the lifecycle job run soon.
+	LifecyclePolicyChanged func(ctx context.Context)
+	// LifecyclePreviewStarted, when set, is called after a lifecycle
+	// policy preview was started, to have the lifecycle-preview job run now.
+	LifecyclePreviewStarted func(ctx context.Context)
 }
 
 // DefaultMaxBlobSize is ECR's maximum layer size.

@@ -16,6 +16,18 @@ type (
 	StorageClass      = metastore.StorageClass
 	StorageChange     = metastore.StorageChange
 	PullTimeExclusion = metastore.PullTimeExclusion
+
+	LifecyclePolicy        = metastore.LifecyclePolicy
+	LifecyclePreview       = metastore.LifecyclePreview
+	LifecyclePreviewResult = metastore.LifecyclePreviewResult
+)
+
+// Lifecycle preview statuses.
+const (
+	PreviewInProgress = metastore.PreviewInProgress
+	PreviewComplete   = metastore.PreviewComplete
+	PreviewExpired    = metastore.PreviewExpired
+	PreviewFailed     = metastore.PreviewFailed
 )
 
 // Tag-status filters.

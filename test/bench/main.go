@@ -161,6 +161,11 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == limitCommand {
 		return limitServerMain(args[1:], stderr)
 	}
+	if len(args) > 0 && args[0] == lifecycleCommand {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return lifecycleBenchMain(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == gcCommand {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

@@ -31,8 +31,7 @@ import (
 
 // clusterJobs are the scheduled jobs whose runs TestCluster checks, each
 // with the setting that makes it run every few seconds. A job added to
-// the registry is checked by adding its line; for the lifecycle job:
-// {"lifecycle", 2 * time.Second, "BERTH_LIFECYCLE_INTERVAL=2s"}. The runs
+// the registry is checked by adding its line. The runs
 // must be periodic: TestCluster triggers no job (such as by putting a
 // lifecycle policy), which would rightly start a run before its period.
 var clusterJobs = []struct {
@@ -42,6 +41,7 @@ var clusterJobs = []struct {
 }{
 	{"gc", 2 * time.Second, "BERTH_GC_INTERVAL=2s"},
 	{"upload-expiry", 3 * time.Second, "BERTH_UPLOAD_EXPIRY=30s"}, // checked every expiry/10
+	{"lifecycle", 2 * time.Second, "BERTH_LIFECYCLE_INTERVAL=2s"},
 }
 
 // Files of the production layout the cluster tests start nodes from.

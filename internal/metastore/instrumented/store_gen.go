@@ -11,6 +11,7 @@ import (
 
 // operations are the metastore.Store methods, in the order of the op constants.
 var operations = [...]string{
+	"ApplyLifecycleAction",
 	"AttachUserPolicy",
 	"BlobArchived",
 	"BlobHolders",
@@ -32,6 +33,7 @@ var operations = [...]string{
 	"DeleteAccessKey",
 	"DeleteAccount",
 	"DeleteEventSink",
+	"DeleteLifecyclePolicy",
 	"DeleteManifest",
 	"DeletePolicy",
 	"DeleteRegistryPolicy",
@@ -49,11 +51,14 @@ var operations = [...]string{
 	"EventStats",
 	"ExpiredUploads",
 	"FinishJob",
+	"FinishLifecyclePreview",
 	"FinishUpload",
 	"GetAccessKey",
 	"GetAccount",
 	"GetAccountSetting",
 	"GetImages",
+	"GetLifecyclePolicy",
+	"GetLifecyclePreview",
 	"GetManifest",
 	"GetManifestByTag",
 	"GetPolicy",
@@ -66,6 +71,7 @@ var operations = [...]string{
 	"IdentityPolicies",
 	"InitClusterValue",
 	"LifecycleCandidates",
+	"LifecyclePreviewResults",
 	"LinkBlob",
 	"ListAccessKeys",
 	"ListAccounts",
@@ -76,6 +82,7 @@ var operations = [...]string{
 	"ListImages",
 	"ListJobRuns",
 	"ListJobs",
+	"ListLifecyclePolicies",
 	"ListPolicies",
 	"ListPullTimeExclusions",
 	"ListRepositories",
@@ -86,10 +93,13 @@ var operations = [...]string{
 	"ListUsers",
 	"MaintainEvents",
 	"MarkBlobsDeleting",
+	"MarkLifecycleEvaluated",
 	"MarkOrphansDeleting",
 	"PendingDeliveries",
+	"PendingLifecyclePreviews",
 	"Ping",
 	"PutAccountSetting",
+	"PutLifecyclePolicy",
 	"PutManifest",
 	"PutRegistryPolicy",
 	"PutUserPolicy",
@@ -107,6 +117,7 @@ var operations = [...]string{
 	"ScheduleJob",
 	"SetAccessKeyActive",
 	"SetRepositoryPolicy",
+	"StartLifecyclePreview",
 	"StatBlobLink",
 	"TagResource",
 	"TagUser",
@@ -121,7 +132,8 @@ var operations = [...]string{
 }
 
 const (
-	opAttachUserPolicy = iota
+	opApplyLifecycleAction = iota
+	opAttachUserPolicy
 	opBlobArchived
 	opBlobHolders
 	opBlobSize
@@ -142,6 +154,7 @@ const (
 	opDeleteAccessKey
 	opDeleteAccount
 	opDeleteEventSink
+	opDeleteLifecyclePolicy
 	opDeleteManifest
 	opDeletePolicy
 	opDeleteRegistryPolicy
@@ -159,11 +172,14 @@ const (
 	opEventStats
 	opExpiredUploads
 	opFinishJob
+	opFinishLifecyclePreview
 	opFinishUpload
 	opGetAccessKey
 	opGetAccount
 	opGetAccountSetting
 	opGetImages
+	opGetLifecyclePolicy
+	opGetLifecyclePreview
 	opGetManifest
 	opGetManifestByTag
 	opGetPolicy
@@ -176,6 +192,7 @@ const (
 	opIdentityPolicies
 	opInitClusterValue
 	opLifecycleCandidates
+	opLifecyclePreviewResults
 	opLinkBlob
 	opListAccessKeys
 	opListAccounts
@@ -186,6 +203,7 @@ const (
 	opListImages
 	opListJobRuns
 	opListJobs
+	opListLifecyclePolicies
 	opListPolicies
 	opListPullTimeExclusions
 	opListRepositories
@@ -196,10 +214,13 @@ const (
 	opListUsers
 	opMaintainEvents
 	opMarkBlobsDeleting
+	opMarkLifecycleEvaluated
 	opMarkOrphansDeleting
 	opPendingDeliveries
+	opPendingLifecyclePreviews
 	opPing
 	opPutAccountSetting
+	opPutLifecyclePolicy
 	opPutManifest
 	opPutRegistryPolicy
 	opPutUserPolicy
@@ -217,6 +238,7 @@ const (
 	opScheduleJob
 	opSetAccessKeyActive
 	opSetRepositoryPolicy
+	opStartLifecyclePreview
 	opStatBlobLink
 	opTagResource
 	opTagUser
@@ -229,6 +251,13 @@ const (
 	opUpdateUpload
 	opUploadStats
 )
+
+func (s *Store) ApplyLifecycleAction(a0 context.Context, a1 int64, a2 metastore.LifecycleImage, a3 metastore.LifecycleAction) ([]metastore.StorageChange, error) {
+	start := s.now()
+	r0, r1 := s.next.ApplyLifecycleAction(a0, a1, a2, a3)
+	s.m.observe(opApplyLifecycleAction, start, r1)
+	return r0, r1
+}
 
 func (s *Store) AttachUserPolicy(a0 context.Context, a1 string, a2 string, a3 string) error {
 	start := s.now()
@@ -377,6 +406,13 @@ func (s *Store) DeleteEventSink(a0 context.Context, a1 string, a2 string) error 
 	return r0
 }
 
+func (s *Store) DeleteLifecyclePolicy(a0 context.Context, a1 int64) (metastore.LifecyclePolicy, error) {
+	start := s.now()
+	r0, r1 := s.next.DeleteLifecyclePolicy(a0, a1)
+	s.m.observe(opDeleteLifecyclePolicy, start, r1)
+	return r0, r1
+}
+
 func (s *Store) DeleteManifest(a0 context.Context, a1 int64, a2 digest.Digest) error {
 	start := s.now()
 	r0 := s.next.DeleteManifest(a0, a1, a2)
@@ -496,6 +532,13 @@ func (s *Store) FinishJob(a0 context.Context, a1 string, a2 string, a3 time.Time
 	return r0
 }
 
+func (s *Store) FinishLifecyclePreview(a0 context.Context, a1 metastore.LifecyclePreview, a2 []metastore.LifecyclePreviewResult) error {
+	start := s.now()
+	r0 := s.next.FinishLifecyclePreview(a0, a1, a2)
+	s.m.observe(opFinishLifecyclePreview, start, r0)
+	return r0
+}
+
 func (s *Store) FinishUpload(a0 context.Context, a1 string, a2 int64, a3 digest.Digest, a4 int64, a5 metastore.BlobStored) error {
 	start := s.now()
 	r0 := s.next.FinishUpload(a0, a1, a2, a3, a4, a5)
@@ -528,6 +571,20 @@ func (s *Store) GetImages(a0 context.Context, a1 int64, a2 []digest.Digest) ([]m
 	start := s.now()
 	r0, r1 := s.next.GetImages(a0, a1, a2)
 	s.m.observe(opGetImages, start, r1)
+	return r0, r1
+}
+
+func (s *Store) GetLifecyclePolicy(a0 context.Context, a1 int64) (metastore.LifecyclePolicy, error) {
+	start := s.now()
+	r0, r1 := s.next.GetLifecyclePolicy(a0, a1)
+	s.m.observe(opGetLifecyclePolicy, start, r1)
+	return r0, r1
+}
+
+func (s *Store) GetLifecyclePreview(a0 context.Context, a1 int64) (metastore.LifecyclePreview, error) {
+	start := s.now()
+	r0, r1 := s.next.GetLifecyclePreview(a0, a1)
+	s.m.observe(opGetLifecyclePreview, start, r1)
 	return r0, r1
 }
 
@@ -615,6 +672,13 @@ func (s *Store) LifecycleCandidates(a0 context.Context, a1 int64, a2 metastore.P
 	return r0, r1
 }
 
+func (s *Store) LifecyclePreviewResults(a0 context.Context, a1 int64, a2 metastore.PreviewResultFilter, a3 int64, a4 int) ([]metastore.LifecyclePreviewResult, error) {
+	start := s.now()
+	r0, r1 := s.next.LifecyclePreviewResults(a0, a1, a2, a3, a4)
+	s.m.observe(opLifecyclePreviewResults, start, r1)
+	return r0, r1
+}
+
 func (s *Store) LinkBlob(a0 context.Context, a1 int64, a2 digest.Digest, a3 int64, a4 metastore.BlobStored) error {
 	start := s.now()
 	r0 := s.next.LinkBlob(a0, a1, a2, a3, a4)
@@ -682,6 +746,13 @@ func (s *Store) ListJobs(a0 context.Context) ([]metastore.Job, error) {
 	start := s.now()
 	r0, r1 := s.next.ListJobs(a0)
 	s.m.observe(opListJobs, start, r1)
+	return r0, r1
+}
+
+func (s *Store) ListLifecyclePolicies(a0 context.Context, a1 int64, a2 int) ([]metastore.LifecyclePolicy, error) {
+	start := s.now()
+	r0, r1 := s.next.ListLifecyclePolicies(a0, a1, a2)
+	s.m.observe(opListLifecyclePolicies, start, r1)
 	return r0, r1
 }
 
@@ -755,6 +826,13 @@ func (s *Store) MarkBlobsDeleting(a0 context.Context, a1 []digest.Digest, a2 met
 	return r0, r1
 }
 
+func (s *Store) MarkLifecycleEvaluated(a0 context.Context, a1 int64, a2 string, a3 time.Time) error {
+	start := s.now()
+	r0 := s.next.MarkLifecycleEvaluated(a0, a1, a2, a3)
+	s.m.observe(opMarkLifecycleEvaluated, start, r0)
+	return r0
+}
+
 func (s *Store) MarkOrphansDeleting(a0 context.Context, a1 []metastore.CollectableBlob) ([]metastore.CollectableBlob, error) {
 	start := s.now()
 	r0, r1 := s.next.MarkOrphansDeleting(a0, a1)
@@ -766,6 +844,13 @@ func (s *Store) PendingDeliveries(a0 context.Context, a1 int64, a2 int64, a3 int
 	start := s.now()
 	r0, r1 := s.next.PendingDeliveries(a0, a1, a2, a3)
 	s.m.observe(opPendingDeliveries, start, r1)
+	return r0, r1
+}
+
+func (s *Store) PendingLifecyclePreviews(a0 context.Context, a1 int) ([]metastore.LifecyclePreview, error) {
+	start := s.now()
+	r0, r1 := s.next.PendingLifecyclePreviews(a0, a1)
+	s.m.observe(opPendingLifecyclePreviews, start, r1)
 	return r0, r1
 }
 
@@ -781,6 +866,13 @@ func (s *Store) PutAccountSetting(a0 context.Context, a1 string, a2 string, a3 s
 	r0 := s.next.PutAccountSetting(a0, a1, a2, a3)
 	s.m.observe(opPutAccountSetting, start, r0)
 	return r0
+}
+
+func (s *Store) PutLifecyclePolicy(a0 context.Context, a1 metastore.LifecyclePolicy) (metastore.LifecyclePolicy, error) {
+	start := s.now()
+	r0, r1 := s.next.PutLifecyclePolicy(a0, a1)
+	s.m.observe(opPutLifecyclePolicy, start, r1)
+	return r0, r1
 }
 
 func (s *Store) PutManifest(a0 context.Context, a1 metastore.Manifest, a2 []metastore.Reference, a3 []string, a4 metastore.PutOptions) error {
@@ -900,6 +992,13 @@ func (s *Store) SetRepositoryPolicy(a0 context.Context, a1 int64, a2 string) err
 	r0 := s.next.SetRepositoryPolicy(a0, a1, a2)
 	s.m.observe(opSetRepositoryPolicy, start, r0)
 	return r0
+}
+
+func (s *Store) StartLifecyclePreview(a0 context.Context, a1 int64, a2 string) (metastore.LifecyclePreview, error) {
+	start := s.now()
+	r0, r1 := s.next.StartLifecyclePreview(a0, a1, a2)
+	s.m.observe(opStartLifecyclePreview, start, r1)
+	return r0, r1
 }
 
 func (s *Store) StatBlobLink(a0 context.Context, a1 int64, a2 digest.Digest) (metastore.BlobLink, error) {

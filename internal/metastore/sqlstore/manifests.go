@@ -124,29 +124,34 @@ func (s *Store) GetManifestByTag(ctx context.Context, repoID int64, tag string) 
 // image had, or one without a tag when it had none.
 func (s *Store) DeleteManifest(ctx context.Context, repoID int64, d digest.Digest) error {
 	return s.write(ctx, "delete manifest", func(ctx context.Context, tx *sql.Tx) error {
-		var mediaType, artifactType string
-		err := tx.QueryRowContext(ctx, s.eq.manifestTypes, repoID, d.String()).Scan(&mediaType, &artifactType)
-		if err != nil {
-			return err // sql.ErrNoRows: ErrNotFound
-		}
-		child, err := exists(ctx, tx, s.q.manifestIsChild, repoID, d.String(), d.String())
-		if err != nil {
-			return err
-		}
-		if child {
-			return metastore.ErrReferenced
-		}
-		var tags []string
-		if !s.noOutbox {
-			if tags, err = queryAll(ctx, tx, scanString, s.eq.tagsOf, repoID, d.String()); err != nil {
-				return err
-			}
-		}
-		if _, err = tx.ExecContext(ctx, s.q.deleteManifest, repoID, d.String()); err != nil {
-			return err
-		}
-		return s.emitImageDelete(ctx, tx, repoID, d, mediaType, artifactType, tags)
+		return s.deleteManifestTx(ctx, tx, repoID, d)
 	})
+}
+
+// deleteManifestTx is DeleteManifest inside tx (also lifecycle's expiry).
+func (s *Store) deleteManifestTx(ctx context.Context, tx *sql.Tx, repoID int64, d digest.Digest) error {
+	var mediaType, artifactType string
+	err := tx.QueryRowContext(ctx, s.eq.manifestTypes, repoID, d.String()).Scan(&mediaType, &artifactType)
+	if err != nil {
+		return err // sql.ErrNoRows: ErrNotFound
+	}
+	child, err := exists(ctx, tx, s.q.manifestIsChild, repoID, d.String(), d.String())
+	if err != nil {
+		return err
+	}
+	if child {
+		return metastore.ErrReferenced
+	}
+	var tags []string
+	if !s.noOutbox {
+		if tags, err = queryAll(ctx, tx, scanString, s.eq.tagsOf, repoID, d.String()); err != nil {
+			return err
+		}
+	}
+	if _, err = tx.ExecContext(ctx, s.q.deleteManifest, repoID, d.String()); err != nil {
+		return err
+	}
+	return s.emitImageDelete(ctx, tx, repoID, d, mediaType, artifactType, tags)
 }
 
 // DeleteTag removes one tag; ErrNotFound if missing. The manifest stays.

@@ -163,24 +163,34 @@ func (s *Store) UpdateStorageClass(ctx context.Context, repoID int64, d digest.D
 			out, err = s.restoreClosure(ctx, tx, repoID, root, metastore.ImageActivating, now)
 			return err // ACTIVATING is not an event yet: CompleteActivations emits the restore
 		}
-		if root.status != metastore.ImageActive {
-			return refused
-		}
-		if refused.Parent, err = s.liveParent(ctx, tx, repoID, d, nil); err != nil {
-			return err
-		}
-		if refused.Parent != "" {
-			return refused
-		}
-		if out, err = s.archiveClosure(ctx, tx, repoID, root, now); err != nil {
-			return err
-		}
-		return s.emitStorageChanges(ctx, tx, out)
+		out, err = s.archiveTx(ctx, tx, repoID, root, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// archiveTx archives root and what goes with it inside tx, with the events
+// (UpdateStorageClass to ARCHIVE, and lifecycle's transitions).
+func (s *Store) archiveTx(ctx context.Context, tx *sql.Tx, repoID int64, root storageNode, now time.Time) ([]metastore.StorageChange, error) {
+	refused := &metastore.StorageClassError{Digest: root.digest, Status: root.status, Target: metastore.StorageArchive}
+	if root.status != metastore.ImageActive {
+		return nil, refused
+	}
+	var err error
+	if refused.Parent, err = s.liveParent(ctx, tx, repoID, root.digest, nil); err != nil {
+		return nil, err
+	}
+	if refused.Parent != "" {
+		return nil, refused
+	}
+	out, err := s.archiveClosure(ctx, tx, repoID, root, now)
+	if err != nil {
+		return nil, err
+	}
+	return out, s.emitStorageChanges(ctx, tx, out)
 }
 
 // liveParent returns an index listing d that is not archived and not in

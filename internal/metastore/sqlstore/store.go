@@ -80,6 +80,7 @@ type Store struct {
 	sq     storageQueries
 	gq     gcQueries
 	eq     eventQueries
+	lq     lifecycleQueries
 	ews    eventStmts // prepared on the writer
 	rs     readStmts
 	writes writer  // runs every write transaction
@@ -142,7 +143,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
 	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), cq: newClusterQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
-		sq: newStorageQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
+		sq: newStorageQueries(d), lq: newLifecycleQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
 		onEvents: opts.OnEvents}
 }
 
