@@ -184,14 +184,10 @@ func TestECRUnknownAndUnimplementedOperations(t *testing.T) {
 		t.Errorf("unknown operation: __type %q (status %d, body %s), want UnknownOperationException", got, r.Status, r.Body)
 	}
 
-	createRepo(t, ctx, c, "unimplemented/app")
-	_, err := c.PutLifecyclePolicy(ctx, &ecr.PutLifecyclePolicyInput{
-		RepositoryName:      aws.String("unimplemented/app"),
-		LifecyclePolicyText: aws.String(`{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}`),
-	})
-	if ae := wantErrorCode(t, "PutLifecyclePolicy", err, "UnsupportedOperationException"); ae != nil &&
-		!strings.Contains(ae.ErrorMessage(), "PutLifecyclePolicy") {
-		t.Errorf("PutLifecyclePolicy: message %q does not name the operation", ae.ErrorMessage())
+	_, err := c.DescribeRepositoryCreationTemplates(ctx, &ecr.DescribeRepositoryCreationTemplatesInput{})
+	if ae := wantErrorCode(t, "DescribeRepositoryCreationTemplates", err, "UnsupportedOperationException"); ae != nil &&
+		!strings.Contains(ae.ErrorMessage(), "DescribeRepositoryCreationTemplates") {
+		t.Errorf("DescribeRepositoryCreationTemplates: message %q does not name the operation", ae.ErrorMessage())
 	}
 
 	// A body that is not JSON is a SerializationException.
