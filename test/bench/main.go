@@ -151,6 +151,7 @@ type options struct {
 	cpuProfile  string          // CPU profile of this program (the load generator)
 	only        map[string]bool // metric keys to run; empty means all
 	eventsSink  bool            // the events scenarios deliver to a webhook receiver
+	s3          s3Options       // -s3: the S3 mode
 }
 
 func main() {
@@ -189,7 +190,11 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(ctx, o, stdout, stderr); err != nil {
+	runner := run
+	if o.s3.endpoint != "" {
+		runner = runS3
+	}
+	if err := runner(ctx, o, stdout, stderr); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "bench: interrupted; cleaned up")
 			return 130
@@ -202,6 +207,7 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{
+		s3:   s3Options{pushSize: 64 << 20, rssSize: 500 << 20},
 		reps: 3, largeSize: 1 << 30, rssSize: 2 << 30, smallSize: 4 << 10,
 		duration: 5 * time.Second, warmup: time.Second, concurrency: 16, berthLog: "error",
 	}
@@ -222,6 +228,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.berthLog, "berth-log-level", o.berthLog, "Berth --log-level (error matches the reference's configuration)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this program (the load generator) to `file`")
 	fs.BoolVar(&o.eventsSink, "events-sink", true, "events scenarios: deliver to a webhook receiver in this program (false: events are written and routed to no sink)")
+	fs.StringVar(&o.s3.endpoint, "s3", "", "S3 mode: Berth and the reference on this S3 endpoint (MinIO, http://host:port) against the SDK's own transfers; BERTH_TEST_S3_ENDPOINT if \"env\"")
+	fs.StringVar(&o.s3.accessKey, "s3-access-key", os.Getenv("BERTH_TEST_S3_ACCESS_KEY"), "S3 mode: access key (default $BERTH_TEST_S3_ACCESS_KEY)")
+	fs.StringVar(&o.s3.secretKey, "s3-secret-key", os.Getenv("BERTH_TEST_S3_SECRET_KEY"), "S3 mode: secret key (default $BERTH_TEST_S3_SECRET_KEY; prefer the variable)")
+	fs.IntVar(&o.s3.clients, "s3-clients", 8, "S3 mode: concurrent pushes of the concurrent-push row")
+	fs.Var(sizeFlag{&o.s3.pushSize}, "s3-push-size", "S3 mode: size of each concurrent push (default 64MiB)")
+	fs.IntVar(&o.s3.rssPushes, "s3-rss-pushes", 20, "S3 mode: concurrent pushes during which RSS is sampled (0 skips the row)")
+	fs.Var(sizeFlag{&o.s3.rssSize}, "s3-rss-size", "S3 mode: size of each of those pushes (default 500MiB)")
 	only := fs.String("only", "", "comma-separated metric keys to run (as in -json), e.g. manifest_head_tag,manifest_get_tag")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -239,11 +252,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]func(){
-			"reps":       func() { o.reps = 1 },
-			"large-size": func() { o.largeSize = 32 << 20 },
-			"rss-size":   func() { o.rssSize = 64 << 20 },
-			"duration":   func() { o.duration = time.Second },
-			"warmup":     func() { o.warmup = 300 * time.Millisecond },
+			"reps":          func() { o.reps = 1 },
+			"large-size":    func() { o.largeSize = 32 << 20 },
+			"rss-size":      func() { o.rssSize = 64 << 20 },
+			"duration":      func() { o.duration = time.Second },
+			"warmup":        func() { o.warmup = 300 * time.Millisecond },
+			"s3-push-size":  func() { o.s3.pushSize = 16 << 20 },
+			"s3-rss-pushes": func() { o.s3.rssPushes = 4 },
+			"s3-rss-size":   func() { o.s3.rssSize = 64 << 20 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -264,6 +280,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-duration must be at least 100ms")
 	case o.rssSize < 0:
 		return nil, errors.New("-rss-size must not be negative")
+	}
+	if o.s3.endpoint == "env" {
+		o.s3.endpoint = os.Getenv("BERTH_TEST_S3_ENDPOINT")
+		if o.s3.endpoint == "" {
+			return nil, errors.New("-s3 env: BERTH_TEST_S3_ENDPOINT is not set")
+		}
+	}
+	if o.s3.endpoint != "" {
+		switch {
+		case !strings.HasPrefix(o.s3.endpoint, "http://") && !strings.HasPrefix(o.s3.endpoint, "https://"):
+			return nil, errors.New("-s3 wants an endpoint URL such as http://127.0.0.1:9000")
+		case o.s3.accessKey == "" || o.s3.secretKey == "":
+			return nil, errors.New("-s3 needs -s3-access-key and -s3-secret-key (or BERTH_TEST_S3_ACCESS_KEY, _SECRET_KEY)")
+		case o.s3.clients < 1 || o.s3.pushSize < 1<<20 || o.s3.rssPushes < 0 || o.s3.rssSize < 1<<20:
+			return nil, errors.New("-s3-clients must be at least 1, -s3-push-size and -s3-rss-size at least 1MiB")
+		}
 	}
 	return o, nil
 }
