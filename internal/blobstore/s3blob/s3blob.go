@@ -236,30 +236,27 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	key, err := s.layout.blobKey(d)
-	if err != nil {
-		return 0, err
-	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		return 0, s.fail(ctx, "stat "+d.String(), err)
-	}
-	return aws.ToInt64(out.ContentLength), nil
+	b, err := s.resolve(ctx, d)
+	return b.size, err
 }
 
 // Open returns a reader over a committed blob. Bytes are fetched lazily
 // with ranged GETs from the read position, so a Seek costs nothing until
 // the next Read.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (blobstore.Blob, error) {
-	size, err := s.Stat(ctx, d)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := s.resolve(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	key, _ := s.layout.blobKey(d) // validated by Stat
-	return &objectReader{ctx: ctx, s: s, key: key, size: size}, nil
+	return &objectReader{ctx: ctx, s: s, key: b.key, size: b.size}, nil
 }
 
-// Delete removes a committed blob; S3 deletes of missing keys succeed.
+// Delete removes a committed blob: its object, or its link and then the
+// data object the link names (and the commit's claim on it). S3 deletes of
+// missing keys succeed.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -268,14 +265,34 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil && !isNotFound(err) {
-		return s.fail(ctx, "delete "+d.String(), err)
+	b, err := s.resolve(ctx, d)
+	switch {
+	case errors.Is(err, blobstore.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	keys := []string{key}
+	if b.link {
+		id, name, _ := strings.Cut(b.ref, "/")
+		claim, _ := s.layout.releasedPrefix(id)
+		keys = append(keys, b.key, claim+name)
+	}
+	for _, k := range keys {
+		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &k}); err != nil && !isNotFound(err) {
+			return s.fail(ctx, "delete "+d.String(), err)
+		}
 	}
 	return nil
 }
 
+// walkHeads is how many HEADs of empty objects (links, or empty blobs)
+// Walk runs at once to learn their sizes.
+const walkHeads = 16
+
 // Walk lists committed blobs page by page (1,000 keys a request). Keys
-// under blobs/ that are not blob keys are skipped.
+// under blobs/ that are not blob keys are skipped. A listed object of no
+// bytes is a link or an empty blob: a HEAD tells which, and a link's size.
 func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -287,14 +304,27 @@ func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) err
 		if err != nil {
 			return s.fail(ctx, "list blobs", err)
 		}
+		var infos []blobstore.BlobInfo
+		var empty []int
 		for _, o := range page.Contents {
 			d, ok := s.layout.blobDigest(aws.ToString(o.Key))
 			if !ok {
 				continue
 			}
 			// LastModified is when the object was written: the commit's
-			// copy, so a blob's age counts from its commit.
-			info := blobstore.BlobInfo{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}
+			// copy or link, so a blob's age counts from its commit.
+			if aws.ToInt64(o.Size) == 0 {
+				empty = append(empty, len(infos))
+			}
+			infos = append(infos, blobstore.BlobInfo{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)})
+		}
+		if err := s.sizeLinks(ctx, infos, empty); err != nil {
+			return err
+		}
+		for _, info := range infos {
+			if info.Size < 0 {
+				continue // deleted since the listing
+			}
 			if err := fn(info); err != nil {
 				return err
 			}
@@ -303,17 +333,47 @@ func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) err
 	return nil
 }
 
-// RedirectURL presigns a GET of blob d, valid for RedirectExpiry. It does
-// not check that the blob exists: the caller has (in its metadata).
+// sizeLinks HEADs infos[i] for each i in idx, walkHeads at a time, and
+// sets the size a link names (-1 for a blob deleted since the listing).
+func (s *Store) sizeLinks(ctx context.Context, infos []blobstore.BlobInfo, idx []int) error {
+	errs := make([]error, len(idx))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(walkHeads, len(idx)) {
+		wg.Go(func() {
+			for j := range next {
+				info := &infos[idx[j]]
+				b, err := s.resolve(ctx, info.Digest)
+				switch {
+				case errors.Is(err, blobstore.ErrNotFound):
+					info.Size = -1
+				case err != nil:
+					errs[j] = err
+				default:
+					info.Size, info.ModTime = b.size, b.modTime
+				}
+			}
+		})
+	}
+	for j := range idx {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RedirectURL presigns a GET of blob d's bytes (the object under its key,
+// or the data object its link names), valid for RedirectExpiry.
 func (s *Store) RedirectURL(ctx context.Context, d digest.Digest) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	key, err := s.layout.blobKey(d)
+	b, err := s.resolve(ctx, d)
 	if err != nil {
 		return "", err
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &b.key})
 	if err != nil {
 		return "", s.fail(ctx, "presign "+d.String(), err)
 	}

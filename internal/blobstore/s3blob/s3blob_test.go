@@ -168,10 +168,11 @@ func TestLargeSegmentsAreSplit(t *testing.T) {
 		maxParts int
 		chunks   []int
 	}{
-		// A streamed (multipart) segment, copied whole by CopyObject
-		// conditional on its multipart ETag.
-		{"one segment copied whole", 64 << 20, 10000, []int{20 << 20}},
-		{"one segment over the copy range", 10 << 20, 10000, []int{25 << 20}},
+		// A streamed (multipart) segment and a short one: the first is
+		// copied in three ranges.
+		{"a segment over the copy range", 10 << 20, 10000, []int{25 << 20, 100}},
+		// Two streamed segments, each copied whole.
+		{"two segments copied whole", 64 << 20, 10000, []int{6 << 20, 20 << 20}},
 		// Six pieces (the 12 MiB segment is two), at most four parts:
 		// intermediates of 24 MiB (three pieces) and 6 MiB.
 		{"more pieces than parts", 10 << 20, 4, []int{6 << 20, 6 << 20, 12 << 20, 6 << 20, 100}},

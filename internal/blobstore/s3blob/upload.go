@@ -96,13 +96,13 @@ func (s *Store) AppendUpload(ctx context.Context, st blobstore.UploadState, offs
 			return 0, st, err
 		}
 	}
-	name := newSegmentName()
-	key, err := s.layout.segmentKey(u.ID, name)
+	// A streamed segment goes under data/, where a commit can link to it.
+	seg := segment{Name: newSegmentName(), Data: rerr != io.EOF}
+	key, err := s.segKey(u.ID, seg)
 	if err != nil {
 		s.putBuf(bp)
 		return 0, st, err
 	}
-	seg := segment{Name: name}
 	if rerr == io.EOF {
 		seg.Size = int64(head + filled)
 		seg.ETag, err = s.putObject(ctx, key, (*bp)[:seg.Size])
@@ -134,9 +134,17 @@ func (s *Store) putObject(ctx context.Context, key string, data []byte) (string,
 	return aws.ToString(out.ETag), nil
 }
 
+// segKey is where segment g of upload id lives.
+func (s *Store) segKey(id string, g segment) (string, error) {
+	if g.Data {
+		return s.layout.dataKey(id, g.Name)
+	}
+	return s.layout.segmentKey(id, g.Name)
+}
+
 // readSegment reads the whole segment g of upload id into dst.
 func (s *Store) readSegment(ctx context.Context, id string, g segment, dst []byte) error {
-	key, err := s.layout.segmentKey(id, g.Name)
+	key, err := s.segKey(id, g)
 	if err != nil {
 		return err
 	}
