@@ -75,7 +75,7 @@ const (
 	releasedDir   = "released/"
 	liveMarker    = "live"
 	releaseRecord = "released"
-	segmentName = 32 // hex digits: 128 random bits
+	segmentName   = 32 // hex digits: 128 random bits
 )
 
 var (
