@@ -51,6 +51,8 @@ const (
 // Defaults of Options.
 const (
 	DefaultPartSize       = 8 << 20
+	DefaultMaxPartSize    = 32 << 20
+	DefaultPartBudget     = 256 << 20
 	DefaultRedirectExpiry = 20 * time.Minute
 	defaultRegion         = "us-east-1"
 )
@@ -80,10 +82,20 @@ type Options struct {
 	CAFile string
 	// InsecureSkipVerify turns off TLS certificate checks (labs only).
 	InsecureSkipVerify bool
-	// PartSize is the size of the parts an append streams, and of each of
-	// the at most two buffers one append holds (default 8 MiB; 5 MiB to
-	// 5 GiB). One append can write at most 10,000 parts.
+	// PartSize is the size of the part buffers (default 8 MiB; 5 MiB to
+	// 5 GiB). An append that streams holds two parts at most (one being
+	// read, one being uploaded); each is one buffer, or up to MaxPartSize
+	// of them while the store holds fewer than PartBudget bytes of
+	// buffers. One append can write at most 10,000 parts.
 	PartSize int64
+	// MaxPartSize is the largest part an append streams when the budget
+	// allows (default 32 MiB, rounded down to whole buffers): MinIO
+	// serves an object of large parts faster than one of small parts.
+	MaxPartSize int64
+	// PartBudget bounds the buffers all appends of the store hold beyond
+	// each part's first (default 256 MiB; negative for none), so memory
+	// stays about max(PartBudget, 2 x PartSize x concurrent appends).
+	PartBudget int64
 	// RedirectExpiry is the lifetime of presigned GET URLs (default 20m).
 	RedirectExpiry time.Duration
 }
@@ -100,6 +112,10 @@ type Store struct {
 	bufs     sync.Pool // *[]byte of partSize bytes
 	// bufsHeld counts part buffers in use; bufsPeak is its maximum.
 	bufsHeld, bufsPeak atomic.Int64
+	// partBufs is the most buffers one part takes; buffers beyond a
+	// part's first are taken only while fewer than bufBudget are held.
+	partBufs  int
+	bufBudget int64
 
 	// The largest range one copy takes (copyPartSize, at most S3's
 	// maxCopyPartSize) and S3's part count limit; tests lower them.
@@ -128,6 +144,15 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.PartSize < minPartSize || o.PartSize > maxCopyPartSize {
 		return nil, fmt.Errorf("s3blob: part size %d: want 5 MiB to 5 GiB", o.PartSize)
+	}
+	if o.MaxPartSize == 0 {
+		o.MaxPartSize = max(o.PartSize, DefaultMaxPartSize)
+	}
+	if o.MaxPartSize < o.PartSize || o.MaxPartSize > maxCopyPartSize {
+		return nil, fmt.Errorf("s3blob: max part size %d: want part size to 5 GiB", o.MaxPartSize)
+	}
+	if o.PartBudget == 0 {
+		o.PartBudget = DefaultPartBudget
 	}
 	if o.RedirectExpiry == 0 {
 		o.RedirectExpiry = DefaultRedirectExpiry
@@ -166,6 +191,8 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	s.presign = s3.NewPresignClient(client, s3.WithPresignExpires(o.RedirectExpiry))
 	s.bufs.New = func() any { b := make([]byte, s.partSize); return &b }
+	s.partBufs = int(max(1, o.MaxPartSize/o.PartSize))
+	s.bufBudget = max(0, o.PartBudget/o.PartSize)
 	return s, nil
 }
 
