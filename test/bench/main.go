@@ -108,6 +108,43 @@
 // manifest_get_tag ran too, what one manifest costs over the ECR API
 // (BatchGetImage) against /v2 (not interleaved).
 //
+// # S3 mode
+//
+// `go run ./test/bench -s3 ENDPOINT` (or `-s3 env`, which takes
+// BERTH_TEST_S3_ENDPOINT; keys from -s3-access-key and -s3-secret-key,
+// defaulting to BERTH_TEST_S3_ACCESS_KEY and _SECRET_KEY; `make bench-s3`)
+// measures blob transfers on an S3-compatible store such as MinIO instead.
+// It creates three fresh buckets with the AWS SDK (Berth's, the
+// reference's, the limit's; emptied and removed on exit) and starts four
+// servers: Berth with `--blob-store s3://<bucket>/<label> --s3-endpoint
+// ENDPOINT --s3-path-style` and --s3-redirect=true and false (keys in its
+// environment), and the reference with its s3 storage driver (region
+// us-east-1, regionendpoint, forcepathstyle, secure false, v4auth, default
+// chunk size) and storage.redirect.disable false and true. The limit is
+// this program talking to the endpoint with the SDK: one PutObject of the
+// same bytes, streamed with an unsigned payload and hashed (sha256) in the
+// same pass, and one GetObject. Rows, each interleaved and the median of
+// -reps unless said:
+//
+//   - large-blob push of -large-size, as in the filesystem mode (POST, one
+//     streamed PATCH, PUT ?digest=); target >= 1.5x the reference;
+//   - large-blob pull, redirected: the servers that redirect; the load
+//     generator follows the 307 to the presigned URL (without the
+//     registry's credentials, as docker does) and the row fails if a server
+//     does not redirect; target >= 1x the reference;
+//   - large-blob pull, streamed through the server: the servers that do not
+//     redirect (the row fails if one does); target >= 1x the reference;
+//   - -s3-clients concurrent pushes of -s3-push-size (aggregate MB/s);
+//     target >= 1.5x the reference;
+//   - peak RSS during -s3-rss-pushes concurrent pushes of -s3-rss-size
+//     (20 x 500 MiB by default; one run): the process's VmHWM after the
+//     pushes, with VmRSS sampled every 50 ms logged beside it, of Berth
+//     and the reference; the ceiling is two 8 MiB part buffers per upload
+//     plus 128 MiB. The log line also gives the pushes' aggregate MB/s.
+//
+// MinIO shares the cores too; its CPU is not measured (the server CPU
+// column is the registry process's alone).
+//
 // -json prints the same data as one JSON document on stdout. Progress, and
 // the servers' pids (for `perf record -g -p PID`), go to stderr. -only runs
 // a subset of metrics by key (the keys are in the JSON; naming one of a
