@@ -109,7 +109,7 @@ type Store struct {
 	layout   layout
 	partSize int64
 	expiry   time.Duration
-	bufs     sync.Pool // *[]byte of partSize bytes
+	bufs     *bufferPool // of partSize bytes
 	// bufsHeld counts part buffers in use; bufsPeak is its maximum.
 	bufsHeld, bufsPeak atomic.Int64
 	// partBufs is the most buffers one part takes; buffers beyond a
@@ -190,7 +190,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		copyPart: copyPartSize, maxParts: maxParts,
 	}
 	s.presign = s3.NewPresignClient(client, s3.WithPresignExpires(o.RedirectExpiry))
-	s.bufs.New = func() any { b := make([]byte, s.partSize); return &b }
+	s.bufs = newBufferPool(int(s.partSize), time.Now)
 	s.partBufs = int(max(1, o.MaxPartSize/o.PartSize))
 	s.bufBudget = max(0, o.PartBudget/o.PartSize)
 	return s, nil

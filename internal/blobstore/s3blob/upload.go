@@ -383,7 +383,7 @@ func (s *Store) abortMultipart(ctx context.Context, key string, uploadID *string
 // counts of buffers held are kept for tests and metrics.
 func (s *Store) getBuf() *[]byte {
 	s.notePeak(s.bufsHeld.Add(1))
-	return s.bufs.Get().(*[]byte)
+	return s.bufs.get()
 }
 
 // tryGetBuf takes a buffer only while fewer than bufBudget are held, or
@@ -396,7 +396,7 @@ func (s *Store) tryGetBuf() *[]byte {
 		}
 		if s.bufsHeld.CompareAndSwap(n, n+1) {
 			s.notePeak(n + 1)
-			return s.bufs.Get().(*[]byte)
+			return s.bufs.get()
 		}
 	}
 }
@@ -412,7 +412,7 @@ func (s *Store) notePeak(n int64) {
 
 func (s *Store) putBuf(b *[]byte) {
 	s.bufsHeld.Add(-1)
-	s.bufs.Put(b)
+	s.bufs.put(b)
 }
 
 func (s *Store) putBufs(bs []*[]byte) {
