@@ -2,6 +2,7 @@ package s3blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,6 +21,9 @@ const (
 	metaData = "berth-data"
 	metaSize = "berth-size"
 )
+
+// errBadLink reports a link object whose metadata this store cannot read.
+var errBadLink = errors.New("s3blob: invalid link")
 
 // blobObject is where a committed blob's bytes are: the object under its
 // blob key, or the data object its link names.
@@ -54,11 +58,11 @@ func (s *Store) fromHead(key string, out *s3.HeadObjectOutput) (blobObject, erro
 	}
 	dk, err := s.layout.refKey(ref)
 	if err != nil {
-		return b, fmt.Errorf("s3blob: link %s: %w", key, err)
+		return b, fmt.Errorf("%w %s: %v", errBadLink, key, err)
 	}
 	n, err := strconv.ParseInt(out.Metadata[metaSize], 10, 64)
 	if err != nil || n < 0 || b.size != 0 {
-		return b, fmt.Errorf("s3blob: link %s: size %q, %d bytes of its own", key, out.Metadata[metaSize], b.size)
+		return b, fmt.Errorf("%w %s: size %q, %d bytes of its own", errBadLink, key, out.Metadata[metaSize], b.size)
 	}
 	b.key, b.size, b.link, b.ref = dk, n, true, ref
 	return b, nil

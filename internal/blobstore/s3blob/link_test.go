@@ -2,6 +2,7 @@ package s3blob_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"testing"
@@ -215,5 +216,33 @@ func TestSweepKeepsLinkedData(t *testing.T) {
 		if err == nil {
 			t.Fatal("reading a blob whose data object is gone succeeded")
 		}
+	}
+}
+
+// TestBadLink puts a link whose metadata names no data object under a blob
+// key: reads fail (it is not an empty blob), Walk still lists it, and
+// Delete removes it.
+func TestBadLink(t *testing.T) {
+	e := newEnv(t, "bad")
+	s := e.store(t)
+	ctx := t.Context()
+	d := digest.FromString("bad link")
+	key := "bad/blobs/sha256/" + d.Encoded()[:2] + "/" + d.Encoded()
+	_, err := e.s3.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: &e.bucket, Key: &key, Body: bytes.NewReader(nil),
+		Metadata: map[string]string{"berth-data": "../../etc", "berth-size": "12"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, d); err == nil || errors.Is(err, blobstore.ErrNotFound) {
+		t.Fatalf("Stat of a bad link: %v, want an error other than not found", err)
+	}
+	if info := walkInfo(t, s, d); info.Size != 0 {
+		t.Fatalf("Walk reports the bad link with %d bytes, want 0", info.Size)
+	}
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if left := keysUnder(t, e, "bad/"); len(left) != 0 {
+		t.Fatalf("left after Delete: %q", left)
 	}
 }

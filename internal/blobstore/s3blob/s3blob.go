@@ -296,6 +296,8 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	switch {
 	case errors.Is(err, blobstore.ErrNotFound):
 		return nil
+	case errors.Is(err, errBadLink):
+		b.link = false // remove the unreadable link alone
 	case err != nil:
 		return err
 	}
@@ -374,6 +376,8 @@ func (s *Store) sizeLinks(ctx context.Context, infos []blobstore.BlobInfo, idx [
 				switch {
 				case errors.Is(err, blobstore.ErrNotFound):
 					info.Size = -1
+				case errors.Is(err, errBadLink):
+					// Reported as listed: an empty object Delete removes.
 				case err != nil:
 					errs[j] = err
 				default:
