@@ -246,3 +246,25 @@ func TestBadLink(t *testing.T) {
 		t.Fatalf("left after Delete: %q", left)
 	}
 }
+
+// TestSweepSparesStreamingUpload: an upload whose marker is old but whose
+// streamed append (under data/) is recent is not stale.
+func TestSweepSparesStreamingUpload(t *testing.T) {
+	e := newEnv(t, "busy")
+	e.opts.PartSize = 5 << 20
+	s := e.store(t)
+	ctx := t.Context()
+	st := mustCreate(t, s)
+	time.Sleep(1100 * time.Millisecond) // S3 times have one-second precision
+	before := time.Now().Truncate(time.Second)
+	content := blobtest.Content(65, 6<<20)
+	st, off := appendAll(t, s, st, 0, content)
+	if n, err := s.RemoveStaleUploads(ctx, before); err != nil || n != 0 {
+		t.Fatalf("RemoveStaleUploads = %d, %v; want 0", n, err)
+	}
+	d := digest.FromBytes(content)
+	if err := s.CommitUpload(ctx, st, off, d); err != nil {
+		t.Fatalf("CommitUpload after the sweep: %v", err)
+	}
+	checkBlob(t, s, d, content)
+}

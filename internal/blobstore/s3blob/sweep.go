@@ -45,7 +45,8 @@ func (s *Store) RemoveStaleUploads(ctx context.Context, before time.Time) (int, 
 	return removed, nil
 }
 
-// removeStaleUploadObjects lists uploads/ once. Keys come sorted, so the
+// removeStaleUploadObjects lists uploads/ once (and the data/ objects of
+// an upload that looks stale there). Keys come sorted, so the
 // objects of one upload are adjacent: each upload is judged when the
 // listing moves past it, holding one upload's newest time in memory.
 func (s *Store) removeStaleUploadObjects(ctx context.Context, before time.Time) (int, error) {
@@ -59,6 +60,10 @@ func (s *Store) removeStaleUploadObjects(ctx context.Context, before time.Time) 
 	flush := func() error {
 		if cur == "" || !newest.Before(before) {
 			return nil
+		}
+		// Streamed appends write under data/: they touch the upload too.
+		if recent, err := s.touchedSince(ctx, cur, before); err != nil || recent {
+			return err
 		}
 		up, _ := s.layout.uploadPrefix(cur)
 		if err := s.removePrefix(ctx, up); err != nil {
@@ -194,4 +199,26 @@ func (s *Store) sweepUpload(ctx context.Context, id string) error {
 		return err
 	}
 	return s.removePrefix(ctx, rp)
+}
+
+// touchedSince reports whether upload id has a data object written at or
+// after before.
+func (s *Store) touchedSince(ctx context.Context, id string, before time.Time) (bool, error) {
+	dp, err := s.layout.dataPrefix(id)
+	if err != nil {
+		return false, err
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &dp})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range page.Contents {
+			if !aws.ToTime(o.LastModified).Before(before) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
