@@ -4,7 +4,7 @@ BIN := bin/berth
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test unit lint bench clean
+.PHONY: run build test unit lint bench bench-s3 clean
 
 ## run: start Berth on its embedded defaults (SQLite + filesystem in ./berth-data)
 run:
@@ -30,6 +30,11 @@ lint:
 ## bench: Berth vs the reference registry vs the physical limit, as ratios
 bench:
 	$(GO) run ./test/bench
+
+## bench-s3: the same on S3: Berth and the reference's s3 driver on the MinIO at
+## BERTH_TEST_S3_ENDPOINT (keys in BERTH_TEST_S3_ACCESS_KEY, _SECRET_KEY) vs the SDK's own transfers
+bench-s3:
+	$(GO) run ./test/bench -s3 env -large-size 256MiB -reps 5
 
 clean:
 	rm -rf bin

@@ -167,11 +167,17 @@ func startBerth(ctx context.Context, o *options, tmp, bin string) (*target, erro
 // startBerthAs starts one more Berth process, its data dir and log named
 // after label, with extra serve flags.
 func startBerthAs(ctx context.Context, o *options, tmp, bin, label string, extra ...string) (*target, error) {
+	return startBerthEnv(ctx, o, tmp, bin, label, nil, extra...)
+}
+
+// startBerthEnv is startBerthAs with extra environment variables (secrets
+// stay out of the command line).
+func startBerthEnv(ctx context.Context, o *options, tmp, bin, label string, extraEnv []string, extra ...string) (*target, error) {
 	id, secret, err := rootKey()
 	if err != nil {
 		return nil, err
 	}
-	env := cleanEnv("BERTH_ROOT_ACCESS_KEY_ID="+id, "BERTH_ROOT_SECRET_ACCESS_KEY="+secret)
+	env := cleanEnv(append([]string{"BERTH_ROOT_ACCESS_KEY_ID=" + id, "BERTH_ROOT_SECRET_ACCESS_KEY=" + secret}, extraEnv...)...)
 	authz := basicAuth(id, secret)
 	var last error
 	for attempt := range 3 {
@@ -199,6 +205,13 @@ func startBerthAs(ctx context.Context, o *options, tmp, bin, label string, extra
 
 // startReference writes the reference registry's config and starts it.
 func startReference(ctx context.Context, o *options, tmp, bin string) (*target, error) {
+	return startReferenceAs(ctx, o, tmp, bin, "reference", referenceConfig)
+}
+
+// startReferenceAs starts a reference registry whose config file, data dir
+// and log are named after label, with the configuration config returns for
+// a data dir and an address.
+func startReferenceAs(ctx context.Context, o *options, tmp, bin, label string, config func(dataDir, addr string) string) (*target, error) {
 	env := cleanEnv("OTEL_TRACES_EXPORTER=none") // its docs: else it exports traces to localhost:4318
 	var last error
 	for attempt := range 3 {
@@ -206,12 +219,12 @@ func startReference(ctx context.Context, o *options, tmp, bin string) (*target, 
 		if err != nil {
 			return nil, err
 		}
-		cfg := filepath.Join(tmp, "reference.yml")
-		data := filepath.Join(tmp, fmt.Sprintf("reference-data-%d", attempt))
-		if err := os.WriteFile(cfg, []byte(referenceConfig(data, addr)), 0o600); err != nil {
+		cfg := filepath.Join(tmp, label+".yml")
+		data := filepath.Join(tmp, fmt.Sprintf("%s-data-%d", label, attempt))
+		if err := os.WriteFile(cfg, []byte(config(data, addr)), 0o600); err != nil {
 			return nil, err
 		}
-		p, err := startProcess(targetReference, filepath.Join(tmp, "reference.log"), env, bin, "serve", cfg)
+		p, err := startProcess(targetReference, filepath.Join(tmp, label+".log"), env, bin, "serve", cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -348,6 +361,7 @@ type header struct {
 	BerthLogLevel       string  `json:"berth_log_level"`
 	BerthMonolithic     bool    `json:"berth_monolithic"`
 	ReferenceMonolithic bool    `json:"reference_monolithic"`
+	S3                  string  `json:"s3,omitempty"` // the S3 mode's set-up
 }
 
 func newHeader(o *options, refBin string, berth, ref *target) header {
@@ -364,7 +378,7 @@ func newHeader(o *options, refBin string, berth, ref *target) header {
 }
 
 func (h header) lines() []string {
-	return []string{
+	lines := []string{
 		fmt.Sprintf("Berth benchmark, %s, %s %s, %s, %d CPUs, GOMAXPROCS=%d", h.Started, h.GoVersion, h.Platform, h.CPUModel, h.NumCPU, h.GOMAXPROCS),
 		"note: " + h.SharedCores + "; absolute numbers are noise, ratios are the result",
 		fmt.Sprintf("reps=%d interleaved (Berth, reference, limit), medians; warm-up %gs; rate runs %gs x %d clients",
@@ -373,6 +387,10 @@ func (h header) lines() []string {
 		"reference: " + h.Reference,
 		"Berth: Basic auth on every request, --create-on-push, --log-level " + h.BerthLogLevel,
 	}
+	if h.S3 != "" {
+		lines = append(lines, h.S3)
+	}
+	return lines
 }
 
 func cpuModel() string {

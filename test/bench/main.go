@@ -108,6 +108,43 @@
 // manifest_get_tag ran too, what one manifest costs over the ECR API
 // (BatchGetImage) against /v2 (not interleaved).
 //
+// # S3 mode
+//
+// `go run ./test/bench -s3 ENDPOINT` (or `-s3 env`, which takes
+// BERTH_TEST_S3_ENDPOINT; keys from -s3-access-key and -s3-secret-key,
+// defaulting to BERTH_TEST_S3_ACCESS_KEY and _SECRET_KEY; `make bench-s3`)
+// measures blob transfers on an S3-compatible store such as MinIO instead.
+// It creates three fresh buckets with the AWS SDK (Berth's, the
+// reference's, the limit's; emptied and removed on exit) and starts four
+// servers: Berth with `--blob-store s3://<bucket>/<label> --s3-endpoint
+// ENDPOINT --s3-path-style` and --s3-redirect=true and false (keys in its
+// environment), and the reference with its s3 storage driver (region
+// us-east-1, regionendpoint, forcepathstyle, secure false, v4auth, default
+// chunk size) and storage.redirect.disable false and true. The limit is
+// this program talking to the endpoint with the SDK: one PutObject of the
+// same bytes, streamed with an unsigned payload and hashed (sha256) in the
+// same pass, and one GetObject. Rows, each interleaved and the median of
+// -reps unless said:
+//
+//   - large-blob push of -large-size, as in the filesystem mode (POST, one
+//     streamed PATCH, PUT ?digest=); target >= 1.5x the reference;
+//   - large-blob pull, redirected: the servers that redirect; the load
+//     generator follows the 307 to the presigned URL (without the
+//     registry's credentials, as docker does) and the row fails if a server
+//     does not redirect; target >= 1x the reference;
+//   - large-blob pull, streamed through the server: the servers that do not
+//     redirect (the row fails if one does); target >= 1x the reference;
+//   - -s3-clients concurrent pushes of -s3-push-size (aggregate MB/s);
+//     target >= 1.5x the reference;
+//   - peak RSS during -s3-rss-pushes concurrent pushes of -s3-rss-size
+//     (20 x 500 MiB by default; one run): the process's VmHWM after the
+//     pushes, with VmRSS sampled every 50 ms logged beside it, of Berth
+//     and the reference; the ceiling is two 8 MiB part buffers per upload
+//     plus 128 MiB. The log line also gives the pushes' aggregate MB/s.
+//
+// MinIO shares the cores too; its CPU is not measured (the server CPU
+// column is the registry process's alone).
+//
 // -json prints the same data as one JSON document on stdout. Progress, and
 // the servers' pids (for `perf record -g -p PID`), go to stderr. -only runs
 // a subset of metrics by key (the keys are in the JSON; naming one of a
@@ -151,6 +188,7 @@ type options struct {
 	cpuProfile  string          // CPU profile of this program (the load generator)
 	only        map[string]bool // metric keys to run; empty means all
 	eventsSink  bool            // the events scenarios deliver to a webhook receiver
+	s3          s3Options       // -s3: the S3 mode
 }
 
 func main() {
@@ -194,7 +232,11 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(ctx, o, stdout, stderr); err != nil {
+	runner := run
+	if o.s3.endpoint != "" {
+		runner = runS3
+	}
+	if err := runner(ctx, o, stdout, stderr); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "bench: interrupted; cleaned up")
 			return 130
@@ -207,6 +249,7 @@ func mainCode(args []string, stdout, stderr io.Writer) int {
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{
+		s3:   s3Options{pushSize: 64 << 20, rssSize: 500 << 20},
 		reps: 3, largeSize: 1 << 30, rssSize: 2 << 30, smallSize: 4 << 10,
 		duration: 5 * time.Second, warmup: time.Second, concurrency: 16, berthLog: "error",
 	}
@@ -227,6 +270,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.berthLog, "berth-log-level", o.berthLog, "Berth --log-level (error matches the reference's configuration)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this program (the load generator) to `file`")
 	fs.BoolVar(&o.eventsSink, "events-sink", true, "events scenarios: deliver to a webhook receiver in this program (false: events are written and routed to no sink)")
+	fs.StringVar(&o.s3.endpoint, "s3", "", "S3 mode: Berth and the reference on this S3 endpoint (MinIO, http://host:port) against the SDK's own transfers; BERTH_TEST_S3_ENDPOINT if \"env\"")
+	fs.StringVar(&o.s3.accessKey, "s3-access-key", os.Getenv("BERTH_TEST_S3_ACCESS_KEY"), "S3 mode: access key (default $BERTH_TEST_S3_ACCESS_KEY)")
+	fs.StringVar(&o.s3.secretKey, "s3-secret-key", os.Getenv("BERTH_TEST_S3_SECRET_KEY"), "S3 mode: secret key (default $BERTH_TEST_S3_SECRET_KEY; prefer the variable)")
+	fs.IntVar(&o.s3.clients, "s3-clients", 8, "S3 mode: concurrent pushes of the concurrent-push row")
+	fs.Var(sizeFlag{&o.s3.pushSize}, "s3-push-size", "S3 mode: size of each concurrent push (default 64MiB)")
+	fs.IntVar(&o.s3.rssPushes, "s3-rss-pushes", 20, "S3 mode: concurrent pushes during which RSS is sampled (0 skips the row)")
+	fs.Var(sizeFlag{&o.s3.rssSize}, "s3-rss-size", "S3 mode: size of each of those pushes (default 500MiB)")
 	only := fs.String("only", "", "comma-separated metric keys to run (as in -json), e.g. manifest_head_tag,manifest_get_tag")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -244,11 +294,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]func(){
-			"reps":       func() { o.reps = 1 },
-			"large-size": func() { o.largeSize = 32 << 20 },
-			"rss-size":   func() { o.rssSize = 64 << 20 },
-			"duration":   func() { o.duration = time.Second },
-			"warmup":     func() { o.warmup = 300 * time.Millisecond },
+			"reps":          func() { o.reps = 1 },
+			"large-size":    func() { o.largeSize = 32 << 20 },
+			"rss-size":      func() { o.rssSize = 64 << 20 },
+			"duration":      func() { o.duration = time.Second },
+			"warmup":        func() { o.warmup = 300 * time.Millisecond },
+			"s3-push-size":  func() { o.s3.pushSize = 16 << 20 },
+			"s3-rss-pushes": func() { o.s3.rssPushes = 4 },
+			"s3-rss-size":   func() { o.s3.rssSize = 64 << 20 },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -269,6 +322,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-duration must be at least 100ms")
 	case o.rssSize < 0:
 		return nil, errors.New("-rss-size must not be negative")
+	}
+	if o.s3.endpoint == "env" {
+		o.s3.endpoint = os.Getenv("BERTH_TEST_S3_ENDPOINT")
+		if o.s3.endpoint == "" {
+			return nil, errors.New("-s3 env: BERTH_TEST_S3_ENDPOINT is not set")
+		}
+	}
+	if o.s3.endpoint != "" {
+		switch {
+		case !strings.HasPrefix(o.s3.endpoint, "http://") && !strings.HasPrefix(o.s3.endpoint, "https://"):
+			return nil, errors.New("-s3 wants an endpoint URL such as http://127.0.0.1:9000")
+		case o.s3.accessKey == "" || o.s3.secretKey == "":
+			return nil, errors.New("-s3 needs -s3-access-key and -s3-secret-key (or BERTH_TEST_S3_ACCESS_KEY, _SECRET_KEY)")
+		case o.s3.clients < 1 || o.s3.pushSize < 1<<20 || o.s3.rssPushes < 0 || o.s3.rssSize < 1<<20:
+			return nil, errors.New("-s3-clients must be at least 1, -s3-push-size and -s3-rss-size at least 1MiB")
+		}
 	}
 	return o, nil
 }

@@ -18,8 +18,10 @@ import (
 // copyConcurrency is how many UploadPartCopy calls one commit runs at once.
 const copyConcurrency = 4
 
-// CommitUpload assembles the state's segments into the blob d server-side,
-// then releases the upload. An upload of one segment of at most 64 MiB is
+// CommitUpload makes the state's bytes the blob d, then releases the
+// upload. An upload that is one streamed segment is linked, not copied
+// (see commitLink). Otherwise the segments are assembled server-side: an
+// upload of one segment of at most 64 MiB is
 // one CopyObject; anything else is a multipart upload of UploadPartCopy
 // ranges of at most 64 MiB (S3 allows 5 GiB), copied four at a time,
 // through intermediate objects should there be more than 10,000 parts. Either call makes the whole object visible at once, so a reader
@@ -46,8 +48,16 @@ func (s *Store) CommitUpload(ctx context.Context, st blobstore.UploadState, size
 	if err := s.checkLive(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := s.assemble(ctx, u, dst); err != nil {
-		return err
+	linked := false
+	if len(u.Segs) == 1 && u.Segs[0].Data {
+		if linked, err = s.commitLink(ctx, u, d, dst); err != nil {
+			return err
+		}
+	}
+	if !linked {
+		if err := s.assemble(ctx, u, dst); err != nil {
+			return err
+		}
 	}
 	// Best effort: what is left is swept as stale.
 	_ = s.release(ctx, u.ID)
@@ -66,7 +76,7 @@ type piece struct {
 func (s *Store) pieces(u uploadState) ([]piece, error) {
 	var out []piece
 	for _, g := range u.Segs {
-		key, err := s.layout.segmentKey(u.ID, g.Name)
+		key, err := s.segKey(u.ID, g)
 		if err != nil {
 			return nil, err
 		}
@@ -262,12 +272,18 @@ func (s *Store) AbortUpload(ctx context.Context, st blobstore.UploadState) error
 	return nil
 }
 
-// release deletes the upload's marker, so that every later call on it
-// answers ErrNotFound, then every object under its prefix (segments of all
-// its states, intermediates).
+// release records the release (for the sweeper, which deletes the
+// upload's unlinked data objects once the record is old), deletes the
+// upload's marker, so that every later call on it answers ErrNotFound,
+// then every object under its uploads/ prefix (short segments of all its
+// states, intermediates).
 func (s *Store) release(ctx context.Context, id string) error {
 	marker, err := s.layout.markerKey(id)
 	if err != nil {
+		return err
+	}
+	record, _ := s.layout.releasedPrefix(id)
+	if _, err := s.putObject(ctx, record+releaseRecord, nil); err != nil {
 		return err
 	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &marker}); err != nil && !isNotFound(err) {
@@ -282,30 +298,41 @@ func (s *Store) release(ctx context.Context, id string) error {
 // completes into an object RemoveStaleUploads removes later, or is
 // aborted by it.
 func (s *Store) removePrefix(ctx context.Context, prefix string) error {
+	_, err := s.removeWhere(ctx, prefix, func(string) bool { return true })
+	return err
+}
+
+// removeWhere deletes the objects under prefix for whose key del reports
+// true, and says how many.
+func (s *Store) removeWhere(ctx context.Context, prefix string, del func(key string) bool) (int, error) {
+	removed := 0
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return err
+			return removed, err
 		}
-		if len(page.Contents) == 0 {
+		var ids []types.ObjectIdentifier
+		for _, o := range page.Contents {
+			if del(aws.ToString(o.Key)) {
+				ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+			}
+		}
+		if len(ids) == 0 {
 			continue
-		}
-		ids := make([]types.ObjectIdentifier, len(page.Contents))
-		for i, o := range page.Contents {
-			ids[i] = types.ObjectIdentifier{Key: o.Key}
 		}
 		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: &s.bucket, Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)},
 		})
 		if err != nil {
-			return err
+			return removed, err
 		}
 		for _, e := range out.Errors {
 			if aws.ToString(e.Code) != "NoSuchKey" {
-				return fmt.Errorf("delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+				return removed, fmt.Errorf("delete %s: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
 			}
 		}
+		removed += len(ids) - len(out.Errors)
 	}
-	return nil
+	return removed, nil
 }

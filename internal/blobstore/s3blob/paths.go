@@ -6,12 +6,19 @@ package s3blob
 //	<prefix>/                            optional; "" keeps keys at the bucket's top
 //	  blobs/                             committed, immutable blobs
 //	    <algorithm>/                     "sha256", "sha384", "sha512"
-//	      <first two hex>/<hex>          the blob's bytes, nothing else
+//	      <first two hex>/<hex>          the blob's bytes, or an empty link
+//	                                     naming a data object (see below)
 //	  uploads/                           uploads in progress
 //	    <id>/                            one per upload; id is a canonical UUID
 //	      live                           empty marker: the upload exists
-//	      <32 hex>                       one segment per append (and commit
-//	                                     intermediates), named at random
+//	      <32 hex>                       one segment per short append (and
+//	                                     commit intermediates), named at random
+//	  data/<id>/<32 hex>                 one segment per streamed append (one
+//	                                     longer than a part), named at random
+//	  released/<id>/                     records of a released upload, which
+//	    released                         the sweeper reads once they are old:
+//	    <32 hex>                         a claim: data/<id>/<32 hex> became the
+//	                                     blob whose digest is the claim's body
 //
 // An upload's bytes are the concatenation of the segments its state lists.
 // A segment is a whole object written exactly once, under a name no other
@@ -25,9 +32,22 @@ package s3blob
 // only. The state also records each segment's ETag, and every read and
 // copy of a segment is conditional on it.
 //
-// A key appears under blobs/ only through CopyObject or
-// CompleteMultipartUpload, both of which make a whole object visible at
-// once, so no partial blob is ever readable under a blob key. The commit or
+// A commit of an upload that is one streamed segment (what docker and
+// containerd send: one PATCH or PUT of the whole blob) copies nothing: it
+// writes a claim, then an empty link object under the blob key whose
+// metadata names the data object and its size, and the data object stays
+// where the append wrote it. Readers resolve the link with the HEAD they
+// make anyway. Any other commit assembles the bytes under the blob key by
+// CopyObject or UploadPartCopy and CompleteMultipartUpload. Each call makes
+// a whole object visible at once, so no partial blob is ever readable
+// under a blob key, and a link names a data object that is complete.
+//
+// Data objects are never deleted by a release, since a racing commit of a
+// forked state may be linking one of them: the release writes its record
+// and the sweeper, once the record is older than its cutoff, deletes every
+// data object of the upload that no blob links to (a claim names the
+// digest to check), then the records. Deleting a linked blob deletes its
+// link, then its data object. The commit or
 // abort that releases an upload deletes its "live" marker first (appends,
 // reads and commits of released uploads answer ErrNotFound) and then every
 // object under uploads/<id>/; objects a racing append writes after that are
@@ -49,10 +69,13 @@ import (
 )
 
 const (
-	blobsDir    = "blobs/"
-	uploadsDir  = "uploads/"
-	liveMarker  = "live"
-	segmentName = 32 // hex digits: 128 random bits
+	blobsDir      = "blobs/"
+	uploadsDir    = "uploads/"
+	dataDir       = "data/"
+	releasedDir   = "released/"
+	liveMarker    = "live"
+	releaseRecord = "released"
+	segmentName   = 32 // hex digits: 128 random bits
 )
 
 var (
@@ -130,6 +153,58 @@ func (l layout) uploadPrefix(id string) (string, error) {
 		return "", fmt.Errorf("%w: %q", errInvalidUploadID, id)
 	}
 	return l.uploadsPrefix() + id + "/", nil
+}
+
+// dataPrefix holds the data objects of upload id.
+func (l layout) dataPrefix(id string) (string, error) {
+	if !validUploadID(id) {
+		return "", fmt.Errorf("%w: %q", errInvalidUploadID, id)
+	}
+	return l.prefix + dataDir + id + "/", nil
+}
+
+// dataKey is where the streamed segment name of upload id lives.
+func (l layout) dataKey(id, name string) (string, error) {
+	p, err := l.dataPrefix(id)
+	if err != nil {
+		return "", err
+	}
+	if !validSegmentName(name) {
+		return "", fmt.Errorf("%w: %q", errInvalidSegmentName, name)
+	}
+	return p + name, nil
+}
+
+// dataRef is how a link names a data object: "<id>/<name>", relative to
+// the prefix so a link survives no move but reads the same in any tool.
+func dataRef(id, name string) string { return id + "/" + name }
+
+// refKey turns a link's data reference back into a key, validating it.
+func (l layout) refKey(ref string) (string, error) {
+	id, name, ok := strings.Cut(ref, "/")
+	if !ok {
+		return "", fmt.Errorf("s3blob: invalid data reference %q", ref)
+	}
+	return l.dataKey(id, name)
+}
+
+// releasedPrefix holds the records of released upload id.
+func (l layout) releasedPrefix(id string) (string, error) {
+	if !validUploadID(id) {
+		return "", fmt.Errorf("%w: %q", errInvalidUploadID, id)
+	}
+	return l.prefix + releasedDir + id + "/", nil
+}
+
+// releasedID returns the upload id a key under released/ belongs to and
+// the record's name, or false.
+func (l layout) releasedID(key string) (id, name string, ok bool) {
+	rest, ok := strings.CutPrefix(key, l.prefix+releasedDir)
+	if !ok {
+		return "", "", false
+	}
+	id, name, ok = strings.Cut(rest, "/")
+	return id, name, ok && validUploadID(id) && (name == releaseRecord || validSegmentName(name))
 }
 
 // markerKey is the object whose presence says upload id is live.

@@ -121,7 +121,7 @@ func (s *Store) ReadUpload(ctx context.Context, st blobstore.UploadState, size i
 		if size == 0 {
 			break
 		}
-		key, err := s.layout.segmentKey(u.ID, g.Name)
+		key, err := s.segKey(u.ID, g)
 		if err != nil {
 			return nil, err
 		}

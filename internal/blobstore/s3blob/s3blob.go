@@ -51,6 +51,8 @@ const (
 // Defaults of Options.
 const (
 	DefaultPartSize       = 8 << 20
+	DefaultMaxPartSize    = 32 << 20
+	DefaultPartBudget     = 256 << 20
 	DefaultRedirectExpiry = 20 * time.Minute
 	defaultRegion         = "us-east-1"
 )
@@ -80,10 +82,20 @@ type Options struct {
 	CAFile string
 	// InsecureSkipVerify turns off TLS certificate checks (labs only).
 	InsecureSkipVerify bool
-	// PartSize is the size of the parts an append streams, and of each of
-	// the at most two buffers one append holds (default 8 MiB; 5 MiB to
-	// 5 GiB). One append can write at most 10,000 parts.
+	// PartSize is the size of the part buffers (default 8 MiB; 5 MiB to
+	// 5 GiB). An append that streams holds two parts at most (one being
+	// read, one being uploaded); each is one buffer, or up to MaxPartSize
+	// of them while the store holds fewer than PartBudget bytes of
+	// buffers. One append can write at most 10,000 parts.
 	PartSize int64
+	// MaxPartSize is the largest part an append streams when the budget
+	// allows (default 32 MiB, rounded down to whole buffers): MinIO
+	// serves an object of large parts faster than one of small parts.
+	MaxPartSize int64
+	// PartBudget bounds the buffers all appends of the store hold beyond
+	// each part's first (default 256 MiB; negative for none), so memory
+	// stays about max(PartBudget, 2 x PartSize x concurrent appends).
+	PartBudget int64
 	// RedirectExpiry is the lifetime of presigned GET URLs (default 20m).
 	RedirectExpiry time.Duration
 }
@@ -97,9 +109,13 @@ type Store struct {
 	layout   layout
 	partSize int64
 	expiry   time.Duration
-	bufs     sync.Pool // *[]byte of partSize bytes
+	bufs     *bufferPool // of partSize bytes
 	// bufsHeld counts part buffers in use; bufsPeak is its maximum.
 	bufsHeld, bufsPeak atomic.Int64
+	// partBufs is the most buffers one part takes; buffers beyond a
+	// part's first are taken only while fewer than bufBudget are held.
+	partBufs  int
+	bufBudget int64
 
 	// The largest range one copy takes (copyPartSize, at most S3's
 	// maxCopyPartSize) and S3's part count limit; tests lower them.
@@ -128,6 +144,15 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.PartSize < minPartSize || o.PartSize > maxCopyPartSize {
 		return nil, fmt.Errorf("s3blob: part size %d: want 5 MiB to 5 GiB", o.PartSize)
+	}
+	if o.MaxPartSize == 0 {
+		o.MaxPartSize = max(o.PartSize, DefaultMaxPartSize)
+	}
+	if o.MaxPartSize < o.PartSize || o.MaxPartSize > maxCopyPartSize {
+		return nil, fmt.Errorf("s3blob: max part size %d: want part size to 5 GiB", o.MaxPartSize)
+	}
+	if o.PartBudget == 0 {
+		o.PartBudget = DefaultPartBudget
 	}
 	if o.RedirectExpiry == 0 {
 		o.RedirectExpiry = DefaultRedirectExpiry
@@ -165,7 +190,9 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		copyPart: copyPartSize, maxParts: maxParts,
 	}
 	s.presign = s3.NewPresignClient(client, s3.WithPresignExpires(o.RedirectExpiry))
-	s.bufs.New = func() any { b := make([]byte, s.partSize); return &b }
+	s.bufs = newBufferPool(int(s.partSize), time.Now)
+	s.partBufs = int(max(1, o.MaxPartSize/o.PartSize))
+	s.bufBudget = max(0, o.PartBudget/o.PartSize)
 	return s, nil
 }
 
@@ -236,30 +263,27 @@ func (s *Store) Stat(ctx context.Context, d digest.Digest) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	key, err := s.layout.blobKey(d)
-	if err != nil {
-		return 0, err
-	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
-	if err != nil {
-		return 0, s.fail(ctx, "stat "+d.String(), err)
-	}
-	return aws.ToInt64(out.ContentLength), nil
+	b, err := s.resolve(ctx, d)
+	return b.size, err
 }
 
 // Open returns a reader over a committed blob. Bytes are fetched lazily
 // with ranged GETs from the read position, so a Seek costs nothing until
 // the next Read.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (blobstore.Blob, error) {
-	size, err := s.Stat(ctx, d)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := s.resolve(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	key, _ := s.layout.blobKey(d) // validated by Stat
-	return &objectReader{ctx: ctx, s: s, key: key, size: size}, nil
+	return &objectReader{ctx: ctx, s: s, key: b.key, size: b.size}, nil
 }
 
-// Delete removes a committed blob; S3 deletes of missing keys succeed.
+// Delete removes a committed blob: its object, or its link and then the
+// data object the link names (and the commit's claim on it). S3 deletes of
+// missing keys succeed.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -268,14 +292,36 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil && !isNotFound(err) {
-		return s.fail(ctx, "delete "+d.String(), err)
+	b, err := s.resolve(ctx, d)
+	switch {
+	case errors.Is(err, blobstore.ErrNotFound):
+		return nil
+	case errors.Is(err, errBadLink):
+		b.link = false // remove the unreadable link alone
+	case err != nil:
+		return err
+	}
+	keys := []string{key}
+	if b.link {
+		id, name, _ := strings.Cut(b.ref, "/")
+		claim, _ := s.layout.releasedPrefix(id)
+		keys = append(keys, b.key, claim+name)
+	}
+	for _, k := range keys {
+		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &k}); err != nil && !isNotFound(err) {
+			return s.fail(ctx, "delete "+d.String(), err)
+		}
 	}
 	return nil
 }
 
+// walkHeads is how many HEADs of empty objects (links, or empty blobs)
+// Walk runs at once to learn their sizes.
+const walkHeads = 16
+
 // Walk lists committed blobs page by page (1,000 keys a request). Keys
-// under blobs/ that are not blob keys are skipped.
+// under blobs/ that are not blob keys are skipped. A listed object of no
+// bytes is a link or an empty blob: a HEAD tells which, and a link's size.
 func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -287,14 +333,27 @@ func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) err
 		if err != nil {
 			return s.fail(ctx, "list blobs", err)
 		}
+		var infos []blobstore.BlobInfo
+		var empty []int
 		for _, o := range page.Contents {
 			d, ok := s.layout.blobDigest(aws.ToString(o.Key))
 			if !ok {
 				continue
 			}
 			// LastModified is when the object was written: the commit's
-			// copy, so a blob's age counts from its commit.
-			info := blobstore.BlobInfo{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)}
+			// copy or link, so a blob's age counts from its commit.
+			if aws.ToInt64(o.Size) == 0 {
+				empty = append(empty, len(infos))
+			}
+			infos = append(infos, blobstore.BlobInfo{Digest: d, Size: aws.ToInt64(o.Size), ModTime: aws.ToTime(o.LastModified)})
+		}
+		if err := s.sizeLinks(ctx, infos, empty); err != nil {
+			return err
+		}
+		for _, info := range infos {
+			if info.Size < 0 {
+				continue // deleted since the listing
+			}
 			if err := fn(info); err != nil {
 				return err
 			}
@@ -303,17 +362,49 @@ func (s *Store) Walk(ctx context.Context, fn func(blobstore.BlobInfo) error) err
 	return nil
 }
 
-// RedirectURL presigns a GET of blob d, valid for RedirectExpiry. It does
-// not check that the blob exists: the caller has (in its metadata).
+// sizeLinks HEADs infos[i] for each i in idx, walkHeads at a time, and
+// sets the size a link names (-1 for a blob deleted since the listing).
+func (s *Store) sizeLinks(ctx context.Context, infos []blobstore.BlobInfo, idx []int) error {
+	errs := make([]error, len(idx))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(walkHeads, len(idx)) {
+		wg.Go(func() {
+			for j := range next {
+				info := &infos[idx[j]]
+				b, err := s.resolve(ctx, info.Digest)
+				switch {
+				case errors.Is(err, blobstore.ErrNotFound):
+					info.Size = -1
+				case errors.Is(err, errBadLink):
+					// Reported as listed: an empty object Delete removes.
+				case err != nil:
+					errs[j] = err
+				default:
+					info.Size, info.ModTime = b.size, b.modTime
+				}
+			}
+		})
+	}
+	for j := range idx {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RedirectURL presigns a GET of blob d's bytes (the object under its key,
+// or the data object its link names), valid for RedirectExpiry.
 func (s *Store) RedirectURL(ctx context.Context, d digest.Digest) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	key, err := s.layout.blobKey(d)
+	b, err := s.resolve(ctx, d)
 	if err != nil {
 		return "", err
 	}
-	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &b.key})
 	if err != nil {
 		return "", s.fail(ctx, "presign "+d.String(), err)
 	}

@@ -26,11 +26,13 @@ type uploadState struct {
 }
 
 // segment is one write-once object of the upload. ETag pins the exact
-// object: every read and copy of it is conditional on it.
+// object: every read and copy of it is conditional on it. Data marks a
+// streamed segment, kept under data/ so a commit can link to it.
 type segment struct {
 	Name string `json:"n"`
 	Size int64  `json:"s"`
 	ETag string `json:"e"`
+	Data bool   `json:"d,omitempty"`
 }
 
 func (u uploadState) encode() blobstore.UploadState {

@@ -3,6 +3,7 @@ package s3blob
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -96,13 +97,13 @@ func (s *Store) AppendUpload(ctx context.Context, st blobstore.UploadState, offs
 			return 0, st, err
 		}
 	}
-	name := newSegmentName()
-	key, err := s.layout.segmentKey(u.ID, name)
+	// A streamed segment goes under data/, where a commit can link to it.
+	seg := segment{Name: newSegmentName(), Data: rerr != io.EOF}
+	key, err := s.segKey(u.ID, seg)
 	if err != nil {
 		s.putBuf(bp)
 		return 0, st, err
 	}
-	seg := segment{Name: name}
 	if rerr == io.EOF {
 		seg.Size = int64(head + filled)
 		seg.ETag, err = s.putObject(ctx, key, (*bp)[:seg.Size])
@@ -134,9 +135,17 @@ func (s *Store) putObject(ctx context.Context, key string, data []byte) (string,
 	return aws.ToString(out.ETag), nil
 }
 
+// segKey is where segment g of upload id lives.
+func (s *Store) segKey(id string, g segment) (string, error) {
+	if g.Data {
+		return s.layout.dataKey(id, g.Name)
+	}
+	return s.layout.segmentKey(id, g.Name)
+}
+
 // readSegment reads the whole segment g of upload id into dst.
 func (s *Store) readSegment(ctx context.Context, id string, g segment, dst []byte) error {
-	key, err := s.layout.segmentKey(id, g.Name)
+	key, err := s.segKey(id, g)
 	if err != nil {
 		return err
 	}
@@ -165,17 +174,40 @@ func (s *Store) segmentError(ctx context.Context, id string, g segment, err erro
 		id, g.Name, err, blobstore.ErrOffsetMismatch)
 }
 
-// part is one buffer on its way to UploadPart.
+// part is one or more buffers on its way to UploadPart: every buffer
+// full but the last, which holds n bytes.
 type part struct {
 	num  int32
-	data []byte
-	buf  *[]byte // returned to the pool once uploaded
+	bufs []*[]byte // returned to the pool once uploaded
+	n    int
+}
+
+// size is the part's length in bytes.
+func (p part) size() int64 {
+	return int64(len(p.bufs)-1)*int64(len(*p.bufs[0])) + int64(p.n)
+}
+
+// reader reads the part's bytes; it seeks, as SigV4 over plain HTTP hashes
+// the body before sending it.
+func (p part) reader() *buffersReader {
+	r := &buffersReader{}
+	for i, b := range p.bufs {
+		data := *b
+		if i == len(p.bufs)-1 {
+			data = data[:p.n]
+		}
+		r.chunks = append(r.chunks, data)
+		r.size += int64(len(data))
+	}
+	return r
 }
 
 // streamSegment writes the full buffer first and then the rest of r as a
 // multipart upload to key and returns the object's size and ETag. One
-// goroutine uploads part n while this one reads part n+1, so an append
-// holds at most two buffers. Any failure aborts the multipart upload.
+// goroutine uploads part n while this one reads part n+1. A part is one
+// buffer, grown by up to partBufs-1 more while the store's buffer budget
+// allows: an append holds at most 2*partBufs buffers, and only two when
+// the store is busy. Any failure aborts the multipart upload.
 func (s *Store) streamSegment(ctx context.Context, key string, first *[]byte, r io.Reader) (int64, string, error) {
 	mp, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &s.bucket, Key: &key, ContentType: aws.String(contentType),
@@ -195,7 +227,7 @@ func (s *Store) streamSegment(ctx context.Context, key string, first *[]byte, r 
 		defer close(done)
 		for p := range jobs {
 			if upErr == nil {
-				etag, err := s.uploadPart(ctx, key, mp.UploadId, p.num, p.data)
+				etag, err := s.uploadPart(ctx, key, mp.UploadId, p.num, p.reader())
 				if err != nil {
 					upErr = err
 					failed.Store(true)
@@ -203,7 +235,7 @@ func (s *Store) streamSegment(ctx context.Context, key string, first *[]byte, r 
 					parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(p.num), ETag: aws.String(etag)})
 				}
 			}
-			s.putBuf(p.buf)
+			s.putBufs(p.bufs)
 		}
 	}()
 	size, rerr := s.feedParts(ctx, jobs, &failed, first, r)
@@ -224,19 +256,26 @@ func (s *Store) streamSegment(ctx context.Context, key string, first *[]byte, r 
 	return size, aws.ToString(out.ETag), nil
 }
 
-// feedParts sends the full buffer first, then fills further buffers from r
-// and sends them, until r ends, the uploader fails or ctx ends. It returns
-// the bytes sent and the first error.
+// feedParts sends the full buffer first (grown into a part), then fills
+// further parts from r and sends them, until r ends, the uploader fails or
+// ctx ends. It returns the bytes sent and the first error.
 func (s *Store) feedParts(ctx context.Context, jobs chan<- part, failed *atomic.Bool, first *[]byte, r io.Reader) (int64, error) {
 	var size int64
-	bp, n, rerr := first, len(*first), error(nil)
+	p, rerr := part{bufs: []*[]byte{first}, n: len(*first)}, error(nil)
 	for num := int32(1); ; num++ {
-		if int(num) > s.maxParts {
-			s.putBuf(bp)
-			return size, fmt.Errorf("one append may write at most %d parts of %d bytes", s.maxParts, s.partSize)
+		if rerr == nil {
+			if rerr = s.growPart(&p, r); rerr != nil && rerr != io.EOF {
+				s.putBufs(p.bufs)
+				return size, rerr
+			}
 		}
-		jobs <- part{num: num, data: (*bp)[:n], buf: bp}
-		size += int64(n)
+		if int(num) > s.maxParts {
+			s.putBufs(p.bufs)
+			return size, fmt.Errorf("one append may write at most %d parts of %d to %d bytes", s.maxParts, s.partSize, int64(s.partBufs)*s.partSize)
+		}
+		p.num = num
+		jobs <- p
+		size += p.size()
 		switch {
 		case rerr == io.EOF:
 			return size, nil
@@ -245,24 +284,86 @@ func (s *Store) feedParts(ctx context.Context, jobs chan<- part, failed *atomic.
 		case ctx.Err() != nil:
 			return size, ctx.Err()
 		}
-		bp = s.getBuf()
-		n, rerr = fill(r, *bp)
-		if rerr != nil && rerr != io.EOF {
+		bp := s.getBuf()
+		n, err := fill(r, *bp)
+		if err != nil && err != io.EOF {
 			s.putBuf(bp)
-			return size, rerr
+			return size, err
 		}
 		if n == 0 {
 			s.putBuf(bp)
 			return size, nil
 		}
+		p, rerr = part{bufs: []*[]byte{bp}, n: n}, err
 	}
 }
 
+// growPart appends buffers filled from r to p, whose buffers are full,
+// while the budget gives them and p has fewer than partBufs. It returns
+// r's error: io.EOF once r ended, nil if p may not be the last part.
+func (s *Store) growPart(p *part, r io.Reader) error {
+	for len(p.bufs) < s.partBufs {
+		bp := s.tryGetBuf()
+		if bp == nil {
+			return nil
+		}
+		n, err := fill(r, *bp)
+		if n == 0 {
+			s.putBuf(bp)
+			return err
+		}
+		p.bufs, p.n = append(p.bufs, bp), n
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buffersReader reads a list of byte slices as one seekable body.
+type buffersReader struct {
+	chunks   [][]byte
+	size     int64
+	pos      int64
+	chunk    int   // index of the chunk holding pos
+	chunkOff int64 // offset of that chunk in the body
+}
+
+func (b *buffersReader) Read(p []byte) (int, error) {
+	if b.pos >= b.size {
+		return 0, io.EOF
+	}
+	for b.pos-b.chunkOff >= int64(len(b.chunks[b.chunk])) {
+		b.chunkOff += int64(len(b.chunks[b.chunk]))
+		b.chunk++
+	}
+	n := copy(p, b.chunks[b.chunk][b.pos-b.chunkOff:])
+	b.pos += int64(n)
+	return n, nil
+}
+
+func (b *buffersReader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += b.pos
+	case io.SeekEnd:
+		offset += b.size
+	default:
+		return b.pos, errors.New("s3blob: invalid whence")
+	}
+	if offset < 0 {
+		return b.pos, errors.New("s3blob: negative position")
+	}
+	b.pos, b.chunk, b.chunkOff = offset, 0, 0
+	return offset, nil
+}
+
 // uploadPart uploads one part and returns its ETag.
-func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, num int32, data []byte) (string, error) {
+func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, num int32, body *buffersReader) (string, error) {
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: &s.bucket, Key: &key, UploadId: uploadID, PartNumber: aws.Int32(num),
-		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+		Body: body, ContentLength: aws.Int64(body.size),
 	})
 	if err != nil {
 		return "", err
@@ -281,19 +382,43 @@ func (s *Store) abortMultipart(ctx context.Context, key string, uploadID *string
 // getBuf takes a part buffer from the pool; putBuf gives it back. The
 // counts of buffers held are kept for tests and metrics.
 func (s *Store) getBuf() *[]byte {
-	n := s.bufsHeld.Add(1)
+	s.notePeak(s.bufsHeld.Add(1))
+	return s.bufs.get()
+}
+
+// tryGetBuf takes a buffer only while fewer than bufBudget are held, or
+// returns nil: the buffers that grow parts beyond one.
+func (s *Store) tryGetBuf() *[]byte {
+	for {
+		n := s.bufsHeld.Load()
+		if n >= s.bufBudget {
+			return nil
+		}
+		if s.bufsHeld.CompareAndSwap(n, n+1) {
+			s.notePeak(n + 1)
+			return s.bufs.get()
+		}
+	}
+}
+
+func (s *Store) notePeak(n int64) {
 	for {
 		peak := s.bufsPeak.Load()
 		if n <= peak || s.bufsPeak.CompareAndSwap(peak, n) {
-			break
+			return
 		}
 	}
-	return s.bufs.Get().(*[]byte)
 }
 
 func (s *Store) putBuf(b *[]byte) {
 	s.bufsHeld.Add(-1)
-	s.bufs.Put(b)
+	s.bufs.put(b)
+}
+
+func (s *Store) putBufs(bs []*[]byte) {
+	for _, b := range bs {
+		s.putBuf(b)
+	}
 }
 
 // fill reads until buf is full or r returns an error (io.EOF included).
