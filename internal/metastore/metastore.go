@@ -290,6 +290,7 @@ type Store interface {
 	GCStore
 	EventOutbox
 	EventSinkStore
+	AuditStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -79,6 +79,7 @@ type Store struct {
 	sq     storageQueries
 	gq     gcQueries
 	eq     eventQueries
+	aq     auditQueries
 	ews    eventStmts // prepared on the writer
 	rs     readStmts
 	writes writer  // runs every write transaction
@@ -140,7 +141,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 // too, so both engines get it.
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
-	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
+	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), gq: newGCQueries(d), eq: newEventQueries(d), aq: newAuditQueries(d),
 		sq: newStorageQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
 		onEvents: opts.OnEvents}
 }

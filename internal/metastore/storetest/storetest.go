@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Events", eventCases},
 		{"StorageClass", storageCases},
 		{"PullTimes", pullTimeCases},
+		{"Audit", auditCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
