@@ -111,6 +111,20 @@ func (n *Note) ResponseJSON(body []byte) {
 	}
 }
 
+// StringParam returns a top-level string request parameter, "" when the
+// parameters have none (or auditing is off).
+func (n *Note) StringParam(key string) string {
+	if n == nil || len(n.params) == 0 {
+		return ""
+	}
+	var m map[string]json.RawMessage
+	var s string
+	if json.Unmarshal(n.params, &m) != nil || json.Unmarshal(m[key], &s) != nil {
+		return ""
+	}
+	return s
+}
+
 // Response records v (encoded as JSON, fields renamed lower-camel) as the
 // response elements, unless the call is read-only.
 func (n *Note) Response(v any) {

@@ -111,7 +111,7 @@ func RepositoryARN(region, account, name string) string {
 
 // repositoryOfARN is the name in a repository ARN, "" for other ARNs.
 func repositoryOfARN(arn string) string {
-	if !strings.HasPrefix(arn, "arn:aws:ecr:") {
+	if !strings.HasPrefix(arn, "arn:") || !strings.Contains(arn, ":ecr:") {
 		return ""
 	}
 	_, name, ok := strings.Cut(arn, ":repository/")

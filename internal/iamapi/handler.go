@@ -12,9 +12,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/identity"
 )
@@ -99,11 +101,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if version == stsVersion {
 		ns = stsNamespace
 	}
+	note := audit.NoteFrom(ctx)
+	source := audit.SourceIAM
+	if version == stsVersion {
+		source = audit.SourceSTS
+	}
+	note.Call(source, action, isReadOnly(action))
+	if parseErr == nil {
+		note.RequestForm(form)
+	}
 	who, err := h.auth.AuthenticateRequest(r, body)
 	if err != nil {
+		note.AuthFailed(r.Header.Get("Authorization"))
 		h.writeError(ctx, w, ns, rid, action, err)
 		return
 	}
+	note.Principal(who)
 	if parseErr != nil {
 		h.writeError(ctx, w, ns, rid, action, wireError(codeMalformedQueryString, "The request body is not a valid form."))
 		return
@@ -119,6 +132,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeResult(ctx, w, ns, action, rid, result)
+}
+
+// isReadOnly tells CloudTrail's readOnly from the action's name.
+func isReadOnly(action string) bool {
+	return strings.HasPrefix(action, "Get") || strings.HasPrefix(action, "List")
 }
 
 // operation finds the action of the API version.
