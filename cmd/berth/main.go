@@ -28,6 +28,7 @@ Usage:
   berth migrate [flags]   apply pending database schema migrations (berth migrate -h)
   berth gc [--dry-run]    collect garbage now, or report what would be reclaimed (berth gc -h)
   berth admin events …    event sinks (webhooks, NATS) and dead letters
+  berth admin audit …     look up, export and verify the audit trail
   berth version           print the version
 `
 

@@ -23,6 +23,7 @@ const AdminUsage = `Usage:
   berth admin account delete --id <12 digits> [storage flags]     delete an account and everything in it
 
   berth admin events …                                          event sinks and dead letters (berth admin events)
+  berth admin audit lookup|export|verify …                      query, export and verify the audit trail (berth admin audit)
 
 Storage flags are those of berth serve (--database, --data-dir, --config, ...). The commands work
 while the server runs.
@@ -32,6 +33,9 @@ while the server runs.
 func Admin(ctx context.Context, args []string, d Deps) error {
 	if len(args) > 0 && args[0] == "events" {
 		return adminEvents(ctx, args[1:], d)
+	}
+	if len(args) > 0 && args[0] == "audit" {
+		return adminAudit(ctx, args[1:], d)
 	}
 	if len(args) < 2 || args[0] != "account" {
 		return fmt.Errorf("unknown admin command\n\n%s", AdminUsage)

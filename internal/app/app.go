@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/sigv4"
 	"github.com/berth-registry/berth/internal/auth/token"
@@ -65,6 +66,8 @@ type App struct {
 	gc *gc.Collector
 	// events delivers registry events (a job); nil when events are off.
 	events atomic.Pointer[events.Dispatcher]
+	// audit writes the audit trail; nil when it is off.
+	audit *audit.Recorder
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -156,15 +159,24 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	if a.audit, err = a.newAudit(); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.audit != nil {
+		h = a.audit.Middleware(h) // inside the request id and request facts
+	}
 	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock, httpMetrics),
 		cfg.TLSCert, cfg.TLSKey, d.Logger)
 	if err != nil {
+		a.closeAudit()
 		a.meta.Close()
 		return nil, err
 	}
 	if cfg.MetricsAddr != "" {
 		if a.metricsServer, err = httpserver.Listen(cfg.MetricsAddr, a.metricsHandler(), "", "", d.Logger); err != nil {
 			a.server.Close()
+			a.closeAudit()
 			a.meta.Close()
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -356,6 +368,7 @@ func (a *App) Addr() net.Addr { return a.server.Addr() }
 // listener fails the other is shut down too.
 func (a *App) Run(ctx context.Context) error {
 	defer a.meta.Close()
+	defer a.closeAudit() // last before the store closes: every request's record is queued by then
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobsDone := make(chan struct{})

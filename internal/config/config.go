@@ -91,6 +91,12 @@ type Config struct {
 	// PullTimeFlush is how often each node writes the pull times it
 	// buffered (lastRecordedPullTime), and so their precision.
 	PullTimeFlush time.Duration `yaml:"pullTimeFlush"`
+	// Audit writes the audit trail: a CloudTrail-shaped record of every
+	// ECR, IAM and STS call and every /v2 push, pull, delete or denial.
+	Audit bool `yaml:"audit"`
+	// AuditRetention is how long audit records are kept; 0 keeps them
+	// forever.
+	AuditRetention time.Duration `yaml:"auditRetention"`
 }
 
 // Default returns the embedded defaults: zero configuration works.
@@ -109,10 +115,12 @@ func Default() Config {
 		BlobStore:    defaultBlobStore(),
 		Migrate:      true,
 		Events:       true,
+		Audit:        true,
 
 		DBConnMaxLifetime: 30 * time.Minute,
 		EventsRetention:   24 * time.Hour,
 		PullTimeFlush:     10 * time.Second,
+		AuditRetention:    90 * 24 * time.Hour,
 	}
 }
 
@@ -149,6 +157,8 @@ func (c *Config) fields() []field {
 		{"events", "write registry events to the outbox and deliver them to the configured sinks", &c.Events},
 		{"events-retention", "how long events delivered to every sink stay in the outbox", &c.EventsRetention},
 		{"pull-time-flush", "how often pull times are written, in batches (their precision)", &c.PullTimeFlush},
+		{"audit", "write the audit trail of API and registry calls", &c.Audit},
+		{"audit-retention", "how long audit records are kept (0: forever)", &c.AuditRetention},
 	}, c.BlobStore.fields()...)
 }
 
@@ -293,6 +303,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventsRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("audit-retention %s: must be 0 (keep forever) or at least 1h", c.AuditRetention))
 	}
 	if c.PullTimeFlush < time.Second || c.PullTimeFlush > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("pull-time-flush %s: must be between 1s and 24h", c.PullTimeFlush))
