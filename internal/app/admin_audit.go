@@ -142,6 +142,7 @@ func verifyAudit(ctx context.Context, s metastore.AuditStore, w io.Writer) error
 	if !res.OK {
 		return fmt.Errorf("audit trail verification FAILED at record %d (%s): %s", res.BadSeq, res.Problem, res.Detail)
 	}
-	fmt.Fprintf(w, "audit trail verified: %d records, seq %d to %d, chain intact\n", res.Records, res.AnchorSeq+1, res.HeadSeq)
+	fmt.Fprintf(w, "audit trail verified: %d records, seq %d to %d, chain intact; head hash %s\n",
+		res.Records, res.AnchorSeq+1, res.HeadSeq, res.HeadHash)
 	return nil
 }

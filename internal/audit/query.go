@@ -140,7 +140,10 @@ type VerifyResult struct {
 	Records   int64 `json:"records"`   // records checked
 	AnchorSeq int64 `json:"anchorSeq"` // the chain starts after it
 	HeadSeq   int64 `json:"headSeq"`
-	OK        bool  `json:"ok"`
+	// HeadHash is the chain's last link: kept elsewhere, it shows later
+	// whether the chain up to HeadSeq was rewritten wholesale.
+	HeadHash string `json:"headHash"`
+	OK       bool   `json:"ok"`
 	// BadSeq is the first record found changed, or the first missing one;
 	// Problem says which, Detail how it showed.
 	BadSeq  int64  `json:"badSeq,omitempty"`
@@ -155,7 +158,7 @@ func Verify(ctx context.Context, s metastore.AuditStore) (VerifyResult, error) {
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	res := VerifyResult{AnchorSeq: c.AnchorSeq, HeadSeq: c.HeadSeq}
+	res := VerifyResult{AnchorSeq: c.AnchorSeq, HeadSeq: c.HeadSeq, HeadHash: c.HeadHash}
 	next, prev := c.AnchorSeq+1, c.AnchorHash
 	for after := c.AnchorSeq; ; {
 		page, err := s.ScanAudit(ctx, metastore.AuditFilter{}, after, metastore.MaxAuditPage)
