@@ -126,4 +126,8 @@ func TestRecordPolicyExecutionAppends(t *testing.T) {
 	if res := verify(t, s); !res.OK {
 		t.Errorf("verify: %+v", res)
 	}
+	var off *audit.Recorder // auditing off
+	if err := off.RecordPolicyExecution(context.Background(), execution(3)); err != nil {
+		t.Errorf("RecordPolicyExecution on a nil recorder: %v", err)
+	}
 }
