@@ -166,7 +166,11 @@ func lowerCamel(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, x := range t {
-			out[lowerFirst(k)] = lowerCamel(x)
+			k = lowerFirst(k)
+			if len(k) > 2 && strings.HasSuffix(k, "ID") { // Go's UserID is IAM's UserId
+				k = strings.TrimSuffix(k, "ID") + "Id"
+			}
+			out[k] = lowerCamel(x)
 		}
 		return out
 	case []any:

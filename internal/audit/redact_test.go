@@ -85,8 +85,8 @@ func TestNoteResponseRedacted(t *testing.T) {
 	n := &Note{}
 	n.Call(SourceIAM, "CreateAccessKey", false)
 	n.Response(struct {
-		AccessKey struct{ AccessKeyId, SecretAccessKey, UserName string }
-	}{AccessKey: struct{ AccessKeyId, SecretAccessKey, UserName string }{"AKIA1", "topsecret", "bob"}})
+		AccessKey struct{ AccessKeyID, SecretAccessKey, UserName string }
+	}{AccessKey: struct{ AccessKeyID, SecretAccessKey, UserName string }{"AKIA1", "topsecret", "bob"}})
 	got := string(n.response)
 	if strings.Contains(got, "topsecret") || !strings.Contains(got, `"secretAccessKey":"HIDDEN_DUE_TO_SECURITY_REASONS"`) ||
 		!strings.Contains(got, `"accessKeyId":"AKIA1"`) {

@@ -179,6 +179,9 @@ func auditScenario(t *testing.T, s *server, st auditStorage) {
 	}
 	_, err = remote.Image(ref, remoteOpts(ctx, nobody.basic(), remote.WithUserAgent(ua))...)
 	wantDenied(t, "pull as nobody", err, "")
+	if r := s.rawAs(t, http.MethodGet, "/v2/", "AWS", "not-a-password", "", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("GET /v2/ with a bad password: %d", r.Status)
+	}
 	if _, err := root.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("audit/app")}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +294,12 @@ func checkAuditRecords(t *testing.T, recs []auditRecord, password string, nobody
 	wantRecord(t, recs, "BatchGetImage denied", func(r auditRecord) bool {
 		return r.EventName == "BatchGetImage" && r.ErrorCode != ""
 	}, registryCall(userARN("nobody"), "DENIED"))
+	wantRecord(t, recs, "failed docker login", named("RegistryLogin"), func(r auditRecord) string {
+		if r.ErrorCode != "UNAUTHORIZED" || r.UserIdentity.Type != "Anonymous" || r.SourceIPAddress != "127.0.0.1" {
+			return "error code, identity or source"
+		}
+		return ""
+	})
 	wantRecord(t, recs, "BatchDeleteImage (/v2 DELETE)", func(r auditRecord) bool {
 		return r.EventName == "BatchDeleteImage" && !strings.Contains(r.UserAgent, "aws-sdk")
 	}, func(r auditRecord) string {
@@ -302,6 +311,16 @@ func checkAuditRecords(t *testing.T, recs []auditRecord, password string, nobody
 	wantRecord(t, recs, "BatchDeleteImage (ECR API)", func(r auditRecord) bool {
 		return r.EventName == "BatchDeleteImage" && strings.Contains(r.UserAgent, "aws-sdk")
 	}, sdkCall(rootARN, rootKeyID, ""))
+	// Reads that are no pull, and the credential challenge every client
+	// starts with, are recorded only when denied.
+	for _, r := range recs {
+		switch r.EventName {
+		case "BatchCheckLayerAvailability", "RegistryLogin", "ListImages", "GetLayerUploadStatus":
+			if r.ErrorCode == "" {
+				t.Errorf("%s recorded though it was not denied: %+v", r.EventName, r)
+			}
+		}
+	}
 	// No secret is stored anywhere.
 	all, _ := json.Marshal(recs)
 	for _, secret := range []string{password, rootSecret, nobody.secret} {
