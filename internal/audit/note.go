@@ -23,6 +23,7 @@ type Note struct {
 	haveWho      bool
 	accessKeyID  string // the key of a request that failed authentication
 	params       json.RawMessage
+	paramsFn     func() any // builds params when the call is recorded
 	response     json.RawMessage
 	errorCode    string
 	errorMessage string
@@ -101,6 +102,22 @@ func (n *Note) Request(v any) {
 	if n != nil {
 		n.params = redactAny(v)
 	}
+}
+
+// RequestFunc records the request parameters as f's result (encoded as
+// JSON), built only if the call is recorded: most /v2 reads are not.
+func (n *Note) RequestFunc(f func() any) {
+	if n != nil {
+		n.paramsFn = f
+	}
+}
+
+// requestParameters are the parameters recorded, built if need be.
+func (n *Note) requestParameters() json.RawMessage {
+	if n.params == nil && n.paramsFn != nil {
+		n.params = redactAny(n.paramsFn())
+	}
+	return n.params
 }
 
 // ResponseJSON records a JSON response as the response elements. Read-only

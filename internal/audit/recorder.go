@@ -94,7 +94,7 @@ func (r *Recorder) callRecord(ctx context.Context, n *Note, at time.Time) *Recor
 		EventVersion: EventVersion, EventTime: formatTime(at), EventSource: n.source, EventName: n.name,
 		AWSRegion: r.o.Region, SourceIPAddress: ri.SourceIP, UserAgent: clip(ri.UserAgent, 1024),
 		ErrorCode: n.errorCode, ErrorMessage: clip(n.errorMessage, 1024),
-		RequestParameters: n.params, ResponseElements: n.response, RequestID: r.o.RequestID(ctx),
+		RequestParameters: n.requestParameters(), ResponseElements: n.response, RequestID: r.o.RequestID(ctx),
 		EventID: uuid.NewString(), ReadOnly: n.readOnly, Resources: n.resources, EventType: TypeAPICall,
 		ManagementEvent: true, EventCategory: "Management", UserIdentity: identityOf(n),
 	}

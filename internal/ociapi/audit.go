@@ -54,6 +54,12 @@ func (h *Handler) noteCall(n *audit.Note, r *http.Request, rt route, account str
 	if rt.repo == "" {
 		return
 	}
+	n.RequestFunc(func() any { return v2Params(r, rt, account) })
+	n.Resource(h.svc.ARN(registry.RepoRef{AccountID: account, Name: rt.repo}), account, audit.ResourceTypeRepository)
+}
+
+// v2Params are a /v2 call's request parameters in ECR's shape.
+func v2Params(r *http.Request, rt route, account string) map[string]any {
 	p := map[string]any{"repositoryName": rt.repo, "registryId": account}
 	switch rt.ep {
 	case epManifest:
@@ -85,8 +91,7 @@ func (h *Handler) noteCall(n *audit.Note, r *http.Request, rt route, account str
 			p["layerDigests"] = []string{d}
 		}
 	}
-	n.Request(p)
-	n.Resource(h.svc.ARN(registry.RepoRef{AccountID: account, Name: rt.repo}), account, audit.ResourceTypeRepository)
+	return p
 }
 
 // imageID is ECR's ImageIdentifier for a manifest reference.
