@@ -84,7 +84,7 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	logf("%s", strings.Join(hdr.lines(), "\n       "))
 	b.berthBin = berthBin
 	units := selectScenarios(b.scenarios(), o.only)
-	if selected(units, groupEventsPush) {
+	if selected(units, groupEventsPush) || selected(units, groupAuditBlobPush) {
 		stop, err := b.startEventTargets(ctx, tmp)
 		stops = append(stops, stop)
 		if err != nil {

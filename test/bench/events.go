@@ -22,6 +22,12 @@ import (
 // and audit on >= 0.9x both off.
 const groupEventsPush = "events-push"
 
+// groupAuditBlobPush measures small-blob pushes (POST + PUT: two audit
+// records, InitiateLayerUpload and CompleteLayerUpload, and no event) on
+// the same two processes: what the audit trail costs the push steps that
+// write the most records per byte. Target: >= 0.9x with both off.
+const groupAuditBlobPush = "audit-blob-push"
+
 // eventTargets are the two Berth processes and the webhook receiver.
 type eventTargets struct {
 	on, off   *target
@@ -69,7 +75,17 @@ func (b *bench) eventScenarios() []*scenario {
 	for _, sc := range []*scenario{on, off} {
 		sc.berthOnly, sc.group = true, groupEventsPush
 	}
-	return []*scenario{on, off}
+	blobPush := func(ctx context.Context, t *target, _ int) (opFunc, error) { return b.postPutOp(ctx, t, repoPushTwo) }
+	blobOn := b.rateScenario("small_push_audit", "small-blob push (POST + PUT), events and audit on",
+		rule{baseline: "small_push_audit_off", ratio: 0.9}, nil, blobPush, true)
+	blobOff := b.rateScenario("small_push_audit_off", "small-blob push (POST + PUT), --events=false --audit=false",
+		rule{info: true}, nil, blobPush, true)
+	blobOn.only = func() *target { return b.events.on }
+	blobOff.only = func() *target { return b.events.off }
+	for _, sc := range []*scenario{blobOn, blobOff} {
+		sc.berthOnly, sc.group = true, groupAuditBlobPush
+	}
+	return []*scenario{on, off, blobOn, blobOff}
 }
 
 // startEventTargets starts the receiver and the two Berth processes; the

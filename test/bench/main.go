@@ -68,7 +68,9 @@
 //     runs, interleaved rep by rep with the same push on a Berth process
 //     started with --events=false --audit=false; both are fresh processes
 //     of their own, started only when -only selects them or runs
-//     everything. Target: both on >= 0.9x both off. With
+//     everything. Target: both on >= 0.9x both off. The small-blob push
+//     (POST + PUT: two audit records a blob) is compared on the same two
+//     processes too (small_push_audit). With
 //     -events-sink=false there is no sink: the figure is then what writing
 //     (and routing) the events costs the pushes, without delivery traffic
 //     on the shared cores;
