@@ -64,8 +64,16 @@ func adminAudit(ctx context.Context, args []string, d Deps) error {
 	if err := ensureDir(cfg.DataDir); err != nil {
 		return err
 	}
-	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
-	if err != nil {
+	opts := sqlstore.Options{Logger: d.Logger, Clock: d.Clock}
+	var meta auditDB
+	if cfg.Postgres() {
+		s, err := openMeta(ctx, cfg, opts)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		meta = auditDB{AuditStore: s}
+	} else if meta, err = openAuditDB(ctx, cfg, nil, opts); err != nil {
 		return err
 	}
 	defer meta.Close()

@@ -68,6 +68,8 @@ type App struct {
 	events atomic.Pointer[events.Dispatcher]
 	// audit writes the audit trail; nil when it is off.
 	audit *audit.Recorder
+	// auditDB stores the trail (see audit.go).
+	auditDB auditDB
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -115,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	if a.blobs, err = openBlobStore(ctx, cfg); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.auditDB, err = openAuditDB(ctx, cfg, a.meta, sqlstore.Options{Logger: d.Logger, Clock: d.Clock}); err != nil {
 		a.meta.Close()
 		return nil, err
 	}

@@ -21,7 +21,9 @@ import (
 )
 
 // openStore opens a real SQLite store and returns it with its file path.
-func openStore(t *testing.T) (*sqlstore.Store, string) {
+func openStore(t *testing.T) (*sqlstore.Store, string) { return openStoreTB(t) }
+
+func openStoreTB(t testing.TB) (*sqlstore.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "meta.db")
 	s, err := sqlstore.OpenSQLite(context.Background(), path, sqlstore.Options{})

@@ -23,7 +23,7 @@ type Note struct {
 	haveWho      bool
 	accessKeyID  string // the key of a request that failed authentication
 	params       json.RawMessage
-	paramsFn     func() any // builds params when the call is recorded
+	paramsFn     func() map[string]any // builds params when the call is recorded
 	response     json.RawMessage
 	errorCode    string
 	errorMessage string
@@ -104,9 +104,10 @@ func (n *Note) Request(v any) {
 	}
 }
 
-// RequestFunc records the request parameters as f's result (encoded as
-// JSON), built only if the call is recorded: most /v2 reads are not.
-func (n *Note) RequestFunc(f func() any) {
+// RequestFunc records the request parameters as f's result, built only if
+// the call is recorded: most /v2 reads are not. The result is a decoded
+// JSON tree (map[string]any, []any, string, ...), redacted in place.
+func (n *Note) RequestFunc(f func() map[string]any) {
 	if n != nil {
 		n.paramsFn = f
 	}
@@ -115,7 +116,7 @@ func (n *Note) RequestFunc(f func() any) {
 // requestParameters are the parameters recorded, built if need be.
 func (n *Note) requestParameters() json.RawMessage {
 	if n.params == nil && n.paramsFn != nil {
-		n.params = redactAny(n.paramsFn())
+		n.params = mustJSON(redactValue(n.paramsFn()))
 	}
 	return n.params
 }
@@ -155,6 +156,15 @@ func (n *Note) Response(v any) {
 	var tree any
 	if json.Unmarshal(b, &tree) == nil {
 		n.response = redactAny(lowerCamel(tree))
+	}
+}
+
+// ResponseFields records fields (a decoded JSON tree, already named as
+// CloudTrail names them) as the response elements, unless the call is
+// read-only.
+func (n *Note) ResponseFields(fields map[string]any) {
+	if n != nil && !n.readOnly {
+		n.response = mustJSON(redactValue(fields))
 	}
 }
 

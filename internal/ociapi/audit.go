@@ -54,7 +54,7 @@ func (h *Handler) noteCall(n *audit.Note, r *http.Request, rt route, account str
 	if rt.repo == "" {
 		return
 	}
-	n.RequestFunc(func() any { return v2Params(r, rt, account) })
+	n.RequestFunc(func() map[string]any { return v2Params(r, rt, account) })
 	n.Resource(h.svc.ARN(registry.RepoRef{AccountID: account, Name: rt.repo}), account, audit.ResourceTypeRepository)
 }
 
@@ -70,11 +70,11 @@ func v2Params(r *http.Request, rt route, account string) map[string]any {
 			}
 			p["imageManifestMediaType"] = r.Header.Get("Content-Type")
 		} else {
-			p["imageIds"] = []map[string]string{id}
+			p["imageIds"] = []any{id}
 		}
 	case epBlob:
 		if r.Method == http.MethodHead {
-			p["layerDigests"] = []string{rt.ref}
+			p["layerDigests"] = []any{rt.ref}
 		} else {
 			p["layerDigest"] = rt.ref
 		}
@@ -88,18 +88,18 @@ func v2Params(r *http.Request, rt route, account string) map[string]any {
 	case epUpload:
 		p["uploadId"] = rt.ref
 		if d := r.URL.Query().Get("digest"); d != "" {
-			p["layerDigests"] = []string{d}
+			p["layerDigests"] = []any{d}
 		}
 	}
 	return p
 }
 
 // imageID is ECR's ImageIdentifier for a manifest reference.
-func imageID(ref string) map[string]string {
+func imageID(ref string) map[string]any {
 	if strings.Contains(ref, ":") {
-		return map[string]string{"imageDigest": ref}
+		return map[string]any{"imageDigest": ref}
 	}
-	return map[string]string{"imageTag": ref}
+	return map[string]any{"imageTag": ref}
 }
 
 // noteResponse records what a successful push step or delete answered,
@@ -112,13 +112,13 @@ func noteResponse(n *audit.Note, q *request) {
 	base := map[string]any{"repositoryName": q.repo.Name, "registryId": q.repo.AccountID}
 	switch c := v2Calls[routeKey{q.route.ep, q.r.Method}]; c.name {
 	case "PutImage":
-		id := map[string]string{"imageDigest": hd.Get("Docker-Content-Digest")}
+		id := map[string]any{"imageDigest": hd.Get("Docker-Content-Digest")}
 		if !strings.Contains(q.route.ref, ":") {
 			id["imageTag"] = q.route.ref
 		}
 		base["imageId"] = id
 		base["imageManifestMediaType"] = q.r.Header.Get("Content-Type")
-		n.Response(map[string]any{"image": base})
+		n.ResponseFields(map[string]any{"image": base})
 	case "InitiateLayerUpload", "UploadLayerPart":
 		base["uploadId"] = hd.Get("Docker-Upload-UUID")
 		if _, last, ok := strings.Cut(hd.Get("Range"), "-"); ok {
@@ -127,13 +127,13 @@ func noteResponse(n *audit.Note, q *request) {
 		if d := hd.Get("Docker-Content-Digest"); d != "" { // a mount or a monolithic upload
 			base["layerDigest"] = d
 		}
-		n.Response(base)
+		n.ResponseFields(base)
 	case "CompleteLayerUpload":
 		base["uploadId"] = q.route.ref
 		base["layerDigest"] = hd.Get("Docker-Content-Digest")
-		n.Response(base)
+		n.ResponseFields(base)
 	case "BatchDeleteImage":
-		n.Response(map[string]any{"imageIds": []map[string]string{imageID(q.route.ref)}, "failures": []any{}})
+		n.ResponseFields(map[string]any{"imageIds": []any{imageID(q.route.ref)}, "failures": []any{}})
 	}
 }
 

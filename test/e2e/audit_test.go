@@ -61,7 +61,7 @@ type auditStorage struct {
 
 func sqliteStorage(s *server) auditStorage {
 	return auditStorage{flags: []string{"--data-dir", s.dataDir}, driver: "sqlite",
-		dsn: "file:" + filepath.Join(s.dataDir, "berth.db") + "?_pragma=busy_timeout(10000)"}
+		dsn: "file:" + filepath.Join(s.dataDir, "audit.db") + "?_pragma=busy_timeout(10000)"}
 }
 
 // auditAdmin runs `berth admin audit args…` and returns its output and

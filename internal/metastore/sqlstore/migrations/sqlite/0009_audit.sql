@@ -1,8 +1,8 @@
 -- 0009_audit: the audit trail, CloudTrail-shaped records in a hash chain
--- (SQLite dialect). Same database as the metadata: the audit writer appends
--- in batches (one transaction per ~100 ms), which group commit shares with
--- other writes, so a separate file would save little and split backups.
--- Times are Unix nanoseconds UTC.
+-- (SQLite dialect). Berth keeps the trail in a database file of its own
+-- (audit.db in the data directory, opened with this same schema), so audit
+-- writes never hold the metadata database's single writer; the tables exist
+-- in berth.db too, unused. Times are Unix nanoseconds UTC.
 
 -- audit_records: one row per record, in chain order. hash covers
 -- prev_hash, seq and record (see metastore.AuditHash); the other columns
