@@ -29,6 +29,7 @@ Usage:
   berth gc [--dry-run]    collect garbage now, or report what would be reclaimed (berth gc -h)
   berth admin events …    event sinks (webhooks, NATS) and dead letters
   berth admin jobs        background jobs: where and when they run (berth admin jobs -h)
+  berth admin audit …     look up, export and verify the audit trail
   berth version           print the version
 `
 

@@ -23,6 +23,7 @@ const AdminUsage = `Usage:
 
   berth admin events …                                          event sinks and dead letters (berth admin events)
   berth admin jobs [runs --job <name>] [--json] [storage flags]   background jobs and their runs (berth admin jobs -h)
+  berth admin audit lookup|export|verify …                      query, export and verify the audit trail (berth admin audit)
 
 Storage flags are those of berth serve (--database, --data-dir, --config, ...). The commands work
 while the server runs.
@@ -35,6 +36,9 @@ func Admin(ctx context.Context, args []string, d Deps) error {
 	}
 	if len(args) > 0 && args[0] == "jobs" {
 		return adminJobs(ctx, args[1:], d)
+	}
+	if len(args) > 0 && args[0] == "audit" {
+		return adminAudit(ctx, args[1:], d)
 	}
 	if len(args) < 2 || args[0] != "account" {
 		return fmt.Errorf("unknown admin command\n\n%s", AdminUsage)

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/sigv4"
 	"github.com/berth-registry/berth/internal/auth/token"
@@ -72,6 +73,10 @@ type App struct {
 	lifecycle *lifecyclerun.Runner
 	// events delivers registry events (a job); nil when events are off.
 	events atomic.Pointer[events.Dispatcher]
+	// audit writes the audit trail; nil when it is off.
+	audit *audit.Recorder
+	// auditDB stores the trail (see audit.go).
+	auditDB auditDB
 }
 
 // Deps are the process-level things the app is given rather than finds.
@@ -131,6 +136,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	if a.auditDB, err = openAuditDB(ctx, cfg, a.meta, sqlstore.Options{Logger: d.Logger, Clock: d.Clock}); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
 	a.keys = &auth.CachedKeys{Keys: a.meta, TTL: cfg.KeyCacheTTL, Clock: d.Clock}
 	a.tokens = token.New(token.Options{Store: tokenStore{a.meta, a.keys}, Sealer: a.sealer, Clock: d.Clock})
 	a.authn = &auth.KeyAuthenticator{Keys: a.keys, Sealer: a.sealer, Tokens: a.tokens}
@@ -177,15 +186,24 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 		a.meta.Close()
 		return nil, err
 	}
+	if a.audit, err = a.newAudit(); err != nil {
+		a.meta.Close()
+		return nil, err
+	}
+	if a.audit != nil {
+		h = a.audit.Middleware(h) // inside the request id and request facts
+	}
 	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock, httpMetrics),
 		cfg.TLSCert, cfg.TLSKey, d.Logger)
 	if err != nil {
+		a.closeAudit()
 		a.meta.Close()
 		return nil, err
 	}
 	if cfg.MetricsAddr != "" {
 		if a.metricsServer, err = httpserver.Listen(cfg.MetricsAddr, a.metricsHandler(), "", "", d.Logger); err != nil {
 			a.server.Close()
+			a.closeAudit()
 			a.meta.Close()
 			return nil, fmt.Errorf("metrics: %w", err)
 		}
@@ -385,6 +403,7 @@ func (a *App) Addr() net.Addr { return a.server.Addr() }
 // listener fails the other is shut down too.
 func (a *App) Run(ctx context.Context) error {
 	defer a.meta.Close()
+	defer a.closeAudit() // last before the store closes: every request's record is queued by then
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobsDone := make(chan struct{})

@@ -51,6 +51,9 @@ func (a *App) newJobs() (*worker.Runner, error) {
 	if a.cfg.GCInterval > 0 {
 		jobs = append(jobs, worker.Job{Name: jobGC, Every: a.cfg.GCInterval, Run: a.collectGarbage})
 	}
+	if a.cfg.AuditRetention > 0 {
+		jobs = append(jobs, worker.Job{Name: jobAuditRetention, Every: auditRetentionEvery, Run: a.expireAudit})
+	}
 	if d := a.events.Load(); d != nil {
 		jobs = append(jobs, worker.Job{Name: jobEventDelivery, Every: eventDeliveryEvery, ClaimTTL: eventClaimTTL, Run: d.Run})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/berth-registry/berth/internal/lifecycle"
 	"github.com/berth-registry/berth/internal/worker/lifecyclerun"
 )
 
@@ -24,11 +25,23 @@ func (a *App) newLifecycleRunner() (*lifecyclerun.Runner, error) {
 		Clock: a.now, Metrics: m, Region: a.cfg.Region})
 }
 
-// lifecycleRecorder is where lifecycle runs record what they did. The
-// audit trail (CloudTrail PolicyExecutionEvent records) implements
-// lifecyclerun.Recorder and replaces this log recorder when merged.
+// lifecycleRecorder is where lifecycle runs record what they did: a log
+// line always, and the audit trail's PolicyExecutionEvent records (spec
+// §5.5) when the trail is on.
 func (a *App) lifecycleRecorder() lifecyclerun.Recorder {
-	return lifecyclerun.LogRecorder{Logger: a.log}
+	return executionRecorder{app: a, log: lifecyclerun.LogRecorder{Logger: a.log}}
+}
+
+// executionRecorder reads a.audit when a run ends, not when the runner is
+// built: the trail starts later in New, and before any job runs.
+type executionRecorder struct {
+	app *App
+	log lifecyclerun.LogRecorder
+}
+
+func (r executionRecorder) RecordPolicyExecution(ctx context.Context, e lifecycle.Execution) error {
+	_ = r.log.RecordPolicyExecution(ctx, e)
+	return r.app.Audit().RecordPolicyExecution(ctx, e) // nil-safe: auditing off records nothing
 }
 
 // lifecyclePolicyChanged makes the lifecycle job due now, so a new policy

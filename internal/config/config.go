@@ -106,6 +106,12 @@ type Config struct {
 	// NodeName names this node in job claims, the job history and logs;
 	// empty means the host name.
 	NodeName string `yaml:"nodeName"`
+	// Audit writes the audit trail: a CloudTrail-shaped record of every
+	// ECR, IAM and STS call and every /v2 push, pull, delete or denial.
+	Audit bool `yaml:"audit"`
+	// AuditRetention is how long audit records are kept; 0 keeps them
+	// forever.
+	AuditRetention time.Duration `yaml:"auditRetention"`
 }
 
 // EnvSecretsKey is the environment variable holding the secrets key.
@@ -129,10 +135,12 @@ func Default() Config {
 		BlobStore:         defaultBlobStore(),
 		Migrate:           true,
 		Events:            true,
+		Audit:             true,
 
 		DBConnMaxLifetime: 30 * time.Minute,
 		EventsRetention:   24 * time.Hour,
 		PullTimeFlush:     10 * time.Second,
+		AuditRetention:    90 * 24 * time.Hour,
 	}
 }
 
@@ -173,6 +181,8 @@ func (c *Config) fields() []field {
 		{"secrets-key-file", "file holding the key that seals stored secrets, the same on every node " +
 			"(default: <data-dir>/secrets.key, SQLite only; or the key itself, base64, in env " + EnvSecretsKey + ")", &c.SecretsKeyFile},
 		{"node-name", "this node's name in job claims, the job history and logs (default: the host name)", &c.NodeName},
+		{"audit", "write the audit trail of API and registry calls", &c.Audit},
+		{"audit-retention", "how long audit records are kept (0: forever)", &c.AuditRetention},
 	}, c.BlobStore.fields()...)
 }
 
@@ -323,6 +333,9 @@ func (c *Config) Validate() error {
 	}
 	if c.EventsRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("events-retention %s: must be at least 1m", c.EventsRetention))
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("audit-retention %s: must be 0 (keep forever) or at least 1h", c.AuditRetention))
 	}
 	if c.PullTimeFlush < time.Second || c.PullTimeFlush > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("pull-time-flush %s: must be between 1s and 24h", c.PullTimeFlush))

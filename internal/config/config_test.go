@@ -121,6 +121,7 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		{"metrics on the main listener", []string{"--addr", ":5000", "--metrics-addr", ":5000"}, nil, "must differ"},
 		{"host with scheme", []string{"--registry-host", "https://x"}, nil, "registry-host"},
 		{"tiny events retention", []string{"--events-retention", "10s"}, nil, "events-retention"},
+		{"tiny audit retention", []string{"--audit-retention", "10m"}, nil, "audit-retention"},
 		{"env bool", nil, map[string]string{"BERTH_CREATE_ON_PUSH": "maybe"}, "BERTH_CREATE_ON_PUSH"},
 		{"env duration", nil, map[string]string{"BERTH_UPLOAD_EXPIRY": "forever"}, "BERTH_UPLOAD_EXPIRY"},
 		{"stray argument", []string{"extra"}, nil, "unexpected arguments"},
@@ -275,5 +276,33 @@ func TestEventsSwitch(t *testing.T) {
 	cfg, err := load(t, []string{"--events-retention", "2h"}, nil)
 	if err != nil || cfg.EventsRetention != 2*time.Hour {
 		t.Errorf("--events-retention 2h: %s, %v", cfg.EventsRetention, err)
+	}
+}
+
+func TestAuditSettings(t *testing.T) {
+	t.Parallel()
+	if cfg := Default(); !cfg.Audit || cfg.AuditRetention != 90*24*time.Hour {
+		t.Fatalf("defaults: audit %v, retention %s", cfg.Audit, cfg.AuditRetention)
+	}
+	file := filepath.Join(t.TempDir(), "berth.yaml")
+	if err := os.WriteFile(file, []byte("audit: false\nauditRetention: 720h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args      []string
+		env       map[string]string
+		audit     bool
+		retention time.Duration
+	}{
+		{[]string{"--audit=false", "--audit-retention", "0"}, nil, false, 0},
+		{nil, map[string]string{"BERTH_AUDIT": "false", "BERTH_AUDIT_RETENTION": "48h"}, false, 48 * time.Hour},
+		{[]string{"--config", file}, nil, false, 720 * time.Hour},
+		{[]string{"--config", file, "--audit"}, nil, true, 720 * time.Hour},
+	} {
+		cfg, err := load(t, c.args, c.env)
+		if err != nil || cfg.Audit != c.audit || cfg.AuditRetention != c.retention {
+			t.Errorf("%v %v: audit %v retention %s, err %v; want %v %s", c.args, c.env, cfg.Audit, cfg.AuditRetention, err,
+				c.audit, c.retention)
+		}
 	}
 }

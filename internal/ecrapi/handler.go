@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/registry"
@@ -107,8 +108,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		httpserver.SetRoute(r.Context(), "unknown")
 	}
+	note := audit.NoteFrom(r.Context())
+	note.Call(audit.SourceECR, opName, isReadOnly(opName))
+	fail := func(e *apiError) {
+		note.Fail(e.Type, e.Message, e.Type == excAccessDenied)
+		writeError(w, e)
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		writeError(w, exception(excUnknownOperation, "the ECR API is served by POST /"))
+		fail(exception(excUnknownOperation, "the ECR API is served by POST /"))
 		return
 	}
 	limit := int64(maxSmallBody)
@@ -117,42 +124,71 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		writeError(w, exception(excSerialization, "could not read the request body"))
+		fail(exception(excSerialization, "could not read the request body"))
 		return
 	}
 	if int64(len(body)) > limit {
-		writeError(w, exception(excInvalidParameter, fmt.Sprintf("request body exceeds %d bytes", limit)))
+		fail(exception(excInvalidParameter, fmt.Sprintf("request body exceeds %d bytes", limit)))
 		return
 	}
+	note.RequestJSON(body)
 	who, err := h.opts.Auth.AuthenticateRequest(r, body)
 	if err != nil {
-		writeError(w, h.toAPIError(r.Context(), opName, err))
+		note.AuthFailed(r.Header.Get("Authorization"))
+		fail(h.toAPIError(r.Context(), opName, err))
 		return
 	}
 	httpserver.SetPrincipal(r.Context(), who.ARN())
+	note.Principal(who)
+	h.noteResource(note, who)
 	fn, ok := h.ops[opName]
 	if !ok {
 		if h.model.ops[opName] != nil {
-			writeError(w, exception(excUnsupportedOperation, "Berth does not implement the ECR operation "+opName+" yet"))
+			fail(exception(excUnsupportedOperation, "Berth does not implement the ECR operation "+opName+" yet"))
 		} else {
-			writeError(w, exception(excUnknownOperation, "unknown operation "+strconv.Quote(opName)))
+			fail(exception(excUnknownOperation, "unknown operation "+strconv.Quote(opName)))
 		}
 		return
 	}
 	out, err := fn(r.Context(), who, body)
 	if err != nil {
-		writeError(w, h.toAPIError(r.Context(), opName, err))
+		fail(h.toAPIError(r.Context(), opName, err))
 		return
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
-		writeError(w, h.toAPIError(r.Context(), opName, fmt.Errorf("encode response: %w", err)))
+		fail(h.toAPIError(r.Context(), opName, fmt.Errorf("encode response: %w", err)))
 		return
 	}
+	note.ResponseJSON(b)
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+}
+
+// isReadOnly tells CloudTrail's readOnly from the operation's name.
+func isReadOnly(op string) bool {
+	for _, p := range []string{"Describe", "List", "Get", "BatchGet", "BatchCheck"} {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteResource names the repository a call concerns, from its
+// repositoryName and registryId parameters, as the record's resource.
+func (h *Handler) noteResource(note *audit.Note, who auth.Principal) {
+	name := note.StringParam("repositoryName")
+	if name == "" {
+		return
+	}
+	account := note.StringParam("registryId")
+	if account == "" {
+		account = who.AccountID
+	}
+	note.Resource(h.svc.ARN(registry.RepoRef{AccountID: account, Name: name}), account, audit.ResourceTypeRepository)
 }
 
 // requestID reuses the id the middleware set, so logs and clients agree.

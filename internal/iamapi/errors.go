@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/identity"
 )
@@ -154,6 +155,7 @@ type errorDetail struct {
 // writeError sends an error in the query protocol's ErrorResponse.
 func (h *Handler) writeError(ctx context.Context, w http.ResponseWriter, ns, rid, action string, err error) {
 	e := h.toAPIError(ctx, action, err)
+	audit.NoteFrom(ctx).Fail(e.Code, e.Message, e.Code == codeAccessDenied)
 	status, ok := statuses[e.Code]
 	if !ok {
 		status = http.StatusBadRequest
@@ -190,6 +192,7 @@ func (h *Handler) writeResult(ctx context.Context, w http.ResponseWriter, ns, ac
 	}{rid}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
 	_ = enc.Flush()
 	buf.WriteString("</" + action + "Response>")
+	audit.NoteFrom(ctx).Response(result)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml")
 	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))

@@ -12,9 +12,11 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/identity"
@@ -105,12 +107,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		httpserver.SetRoute(ctx, "unknown")
 	}
+	note := audit.NoteFrom(ctx)
+	source := audit.SourceIAM
+	if version == stsVersion {
+		source = audit.SourceSTS
+	}
+	note.Call(source, action, isReadOnly(action))
+	if parseErr == nil {
+		note.RequestForm(form)
+	}
 	who, err := h.auth.AuthenticateRequest(r, body)
 	if err != nil {
+		note.AuthFailed(r.Header.Get("Authorization"))
 		h.writeError(ctx, w, ns, rid, action, err)
 		return
 	}
 	httpserver.SetPrincipal(ctx, who.ARN())
+	note.Principal(who)
 	if parseErr != nil {
 		h.writeError(ctx, w, ns, rid, action, wireError(codeMalformedQueryString, "The request body is not a valid form."))
 		return
@@ -132,6 +145,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) known(action, version string) bool {
 	_, err := h.operation(action, version)
 	return err == nil
+}
+
+// isReadOnly tells CloudTrail's readOnly from the action's name.
+func isReadOnly(action string) bool {
+	return strings.HasPrefix(action, "Get") || strings.HasPrefix(action, "List")
 }
 
 // operation finds the action of the API version.

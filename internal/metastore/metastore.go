@@ -303,6 +303,7 @@ type Store interface {
 	EventSinkStore
 	LifecycleStore
 	LifecyclePreviewStore
+	AuditStore
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

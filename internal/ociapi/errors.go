@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -134,6 +135,7 @@ func (h *Handler) writeError(ctx context.Context, w http.ResponseWriter, r *http
 }
 
 func writeCode(w http.ResponseWriter, r *http.Request, e apiError) {
+	audit.NoteFrom(r.Context()).Fail(string(e.Code), e.Message, deniedCode(e.Code, r))
 	body, _ := json.Marshal(struct {
 		Errors []apiError `json:"errors"`
 	}{[]apiError{e}})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/httpserver"
 	"github.com/berth-registry/berth/internal/oci"
@@ -77,11 +78,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-Api-Version", "registry/2.0")
 	rt := parseRoute(r.URL.Path)
 	httpserver.SetRoute(r.Context(), rt.ep.String())
+	note := audit.NoteFrom(r.Context())
+	if note != nil {
+		h.noteCall(note, r, rt, h.account(r, rt))
+	}
 	who, ok := h.authenticate(w, r, rt)
 	if !ok {
 		return
 	}
 	httpserver.SetPrincipal(r.Context(), who.ARN())
+	note.Principal(who)
 	if rt.ep == epNone {
 		writeCode(w, r, apiError{Code: codeNotFound, Message: "no such endpoint: " + r.URL.Path})
 		return
@@ -97,6 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.dispatch(req)
+	noteResponse(note, req)
 }
 
 // account picks the account a request addresses: the path prefix, else a
@@ -137,6 +144,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, rt route)
 	case err == nil:
 		return who, true
 	case errors.Is(err, auth.ErrUnauthenticated):
+		audit.NoteFrom(r.Context()).AuthFailed("")
 		h.unauthorized(w, r, "Not Authorized: invalid credentials")
 	default:
 		h.writeError(r.Context(), w, r, err)

@@ -10,15 +10,23 @@ import (
 	"time"
 )
 
-// The events scenarios measure what registry events cost a push: manifest
-// push (the step that writes the events, one per tag, in the push's own
-// transaction) on a Berth process with events on and a webhook sink that
-// receives them while the load runs (a receiver in this program answering
-// 204), interleaved rep by rep with the same push on a Berth process
-// started with --events=false. Both are fresh processes of their own, so
-// neither inherits the other scenarios' data; their figures stand in the
-// Berth column. Target: events on >= 0.9x events off.
+// The events scenarios measure what registry events and the audit trail
+// cost a push: manifest push (the step that writes the events, one per tag,
+// in the push's own transaction, and one PutImage audit record, appended in
+// batches by the audit writer) on a Berth process with events and audit on
+// and a webhook sink that receives the events while the load runs (a
+// receiver in this program answering 204), interleaved rep by rep with the
+// same push on a Berth process started with --events=false --audit=false.
+// Both are fresh processes of their own, so neither inherits the other
+// scenarios' data; their figures stand in the Berth column. Target: events
+// and audit on >= 0.9x both off.
 const groupEventsPush = "events-push"
+
+// groupAuditBlobPush measures small-blob pushes (POST + PUT: two audit
+// records, InitiateLayerUpload and CompleteLayerUpload, and no event) on
+// the same two processes: what the audit trail costs the push steps that
+// write the most records per byte. Target: >= 0.9x with both off.
+const groupAuditBlobPush = "audit-blob-push"
 
 // eventTargets are the two Berth processes and the webhook receiver.
 type eventTargets struct {
@@ -44,13 +52,13 @@ func (b *bench) eventScenarios() []*scenario {
 		}
 		return nil
 	}
-	title := "manifest push, events on, webhook sink"
+	title := "manifest push, events and audit on, webhook sink"
 	if !b.o.eventsSink {
-		title = "manifest push, events on, no sink"
+		title = "manifest push, events and audit on, no sink"
 	}
 	on := b.rateScenario("manifest_push_events", title,
 		rule{baseline: "manifest_push_events_off", ratio: 0.9}, prepare, b.manifestPushOp, false)
-	off := b.rateScenario("manifest_push_events_off", "manifest push, --events=false", rule{info: true},
+	off := b.rateScenario("manifest_push_events_off", "manifest push, --events=false --audit=false", rule{info: true},
 		prepare, b.manifestPushOp, false)
 	on.only = func() *target { return b.events.on }
 	off.only = func() *target { return b.events.off }
@@ -67,7 +75,17 @@ func (b *bench) eventScenarios() []*scenario {
 	for _, sc := range []*scenario{on, off} {
 		sc.berthOnly, sc.group = true, groupEventsPush
 	}
-	return []*scenario{on, off}
+	blobPush := func(ctx context.Context, t *target, _ int) (opFunc, error) { return b.postPutOp(ctx, t, repoPushTwo) }
+	blobOn := b.rateScenario("small_push_audit", "small-blob push (POST + PUT), events and audit on",
+		rule{baseline: "small_push_audit_off", ratio: 0.9}, nil, blobPush, true)
+	blobOff := b.rateScenario("small_push_audit_off", "small-blob push (POST + PUT), --events=false --audit=false",
+		rule{info: true}, nil, blobPush, true)
+	blobOn.only = func() *target { return b.events.on }
+	blobOff.only = func() *target { return b.events.off }
+	for _, sc := range []*scenario{blobOn, blobOff} {
+		sc.berthOnly, sc.group = true, groupAuditBlobPush
+	}
+	return []*scenario{on, off, blobOn, blobOff}
 }
 
 // startEventTargets starts the receiver and the two Berth processes; the
@@ -90,15 +108,15 @@ func (b *bench) startEventTargets(ctx context.Context, tmp string) (func(), erro
 	go func() { _ = srv.Serve(ln) }()
 	stops = append(stops, func() { _ = srv.Close() })
 	b.events.hookURL = "http://" + ln.Addr().String() + "/"
-	if b.events.on, err = startBerthAs(ctx, b.o, tmp, b.berthBin, "berth-events-on"); err != nil {
-		return stop, fmt.Errorf("berth with events: %w", err)
+	if b.events.on, err = startBerthAs(ctx, b.o, tmp, b.berthBin, "berth-events-on", "--events=true", "--audit=true"); err != nil {
+		return stop, fmt.Errorf("berth with events and audit: %w", err)
 	}
 	stops = append(stops, b.events.on.stop)
-	if b.events.off, err = startBerthAs(ctx, b.o, tmp, b.berthBin, "berth-events-off", "--events=false"); err != nil {
-		return stop, fmt.Errorf("berth without events: %w", err)
+	if b.events.off, err = startBerthAs(ctx, b.o, tmp, b.berthBin, "berth-events-off", "--events=false", "--audit=false"); err != nil {
+		return stop, fmt.Errorf("berth without events and audit: %w", err)
 	}
 	stops = append(stops, b.events.off.stop)
-	fmt.Fprintf(b.log, "bench: events: berth pid %d (events on) at %s, pid %d (--events=false) at %s\n",
+	fmt.Fprintf(b.log, "bench: events: berth pid %d (events and audit on) at %s, pid %d (both off) at %s\n",
 		b.events.on.proc.pid(), b.events.on.base, b.events.off.proc.pid(), b.events.off.base)
 	return stop, nil
 }

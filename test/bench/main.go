@@ -62,12 +62,15 @@
 //     rep by rep with the same HEAD as the root user (whom the repository
 //     policy still applies to). The repository policy stays on that
 //     repository for the rest of the run;
-//   - registry events, Berth only: the manifest push above on a Berth process
-//     with events on and a webhook sink (a receiver in this program) that
-//     gets the events while the load runs, interleaved rep by rep with the
-//     same push on a Berth process started with --events=false; both are
-//     fresh processes of their own, started only when -only selects them or
-//     runs everything. Target: events on >= 0.9x events off. With
+//   - registry events and the audit trail, Berth only: the manifest push
+//     above on a Berth process with events and audit on and a webhook sink
+//     (a receiver in this program) that gets the events while the load
+//     runs, interleaved rep by rep with the same push on a Berth process
+//     started with --events=false --audit=false; both are fresh processes
+//     of their own, started only when -only selects them or runs
+//     everything. Target: both on >= 0.9x both off. The small-blob push
+//     (POST + PUT: two audit records a blob) is compared on the same two
+//     processes too (small_push_audit). With
 //     -events-sink=false there is no sink: the figure is then what writing
 //     (and routing) the events costs the pushes, without delivery traffic
 //     on the shared cores;

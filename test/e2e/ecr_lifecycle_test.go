@@ -46,8 +46,10 @@ func TestECRLifecyclePolicy(t *testing.T) {
 	if _, err := c.CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(repo)}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(berthBin, "admin", "events", "sink", "create", "--name", "lifecycle", "--type", "webhook",
-		"--url", hook.srv.URL, "--secret", hookSecret, "--data-dir", s.dataDir, "--database", dsn).CombinedOutput()
+	sink := exec.Command(berthBin, "admin", "events", "sink", "create", "--name", "lifecycle", "--type", "webhook",
+		"--url", hook.srv.URL, "--secret", hookSecret, "--data-dir", s.dataDir, "--database", dsn)
+	sink.Env = append(os.Environ(), testSecretsKeyEnv) // it seals the secret with the nodes' key
+	out, err := sink.CombinedOutput()
 	if err != nil {
 		t.Fatalf("sink create: %v\n%s", err, out)
 	}
@@ -175,6 +177,43 @@ func TestECRLifecyclePolicy(t *testing.T) {
 	})
 	if !slices.Equal(seen, wantEvents) {
 		t.Errorf("events %v, want %v", seen, wantEvents)
+	}
+
+	// The run's audit records: CloudTrail PolicyExecutionEvents naming each
+	// image acted on and the rule that did it (spec §5.5).
+	var acted []string
+	for _, r := range exportAudit(t, auditStorage{flags: []string{"--database", dsn, "--data-dir", s.dataDir}}) {
+		if r.EventName != "PolicyExecutionEvent" {
+			continue
+		}
+		if r.EventType != "AwsServiceEvent" || r.EventSource != "ecr.amazonaws.com" {
+			t.Errorf("PolicyExecutionEvent of type %q from %q", r.EventType, r.EventSource)
+		}
+		var d struct {
+			RepositoryName string `json:"repositoryName"`
+			Actions        []struct {
+				Image struct {
+					Digest string `json:"digest"`
+				} `json:"lifecycleEventImage"`
+				RulePriority int `json:"rulePriority"`
+			} `json:"lifecycleEventImageActions"`
+		}
+		if err := json.Unmarshal(r.ServiceEventDetails, &d); err != nil {
+			t.Fatalf("serviceEventDetails %s: %v", r.ServiceEventDetails, err)
+		}
+		if d.RepositoryName != repo {
+			t.Errorf("PolicyExecutionEvent for repository %q", d.RepositoryName)
+		}
+		for _, a := range d.Actions {
+			if a.RulePriority < 1 {
+				t.Errorf("action on %s without its rule priority", a.Image.Digest)
+			}
+			acted = append(acted, a.Image.Digest)
+		}
+	}
+	slices.Sort(acted)
+	if w := sorted(build1, build2, oldUntagged, release1); !slices.Equal(acted, w) {
+		t.Errorf("audited lifecycle actions on %v, want %v", acted, w)
 	}
 
 	del, err := c.DeleteLifecyclePolicy(ctx, &ecr.DeleteLifecyclePolicyInput{RepositoryName: aws.String(repo)})

@@ -11,8 +11,10 @@ import (
 
 // operations are the metastore.Store methods, in the order of the op constants.
 var operations = [...]string{
+	"AppendAudit",
 	"ApplyLifecycleAction",
 	"AttachUserPolicy",
+	"AuditChain",
 	"BlobArchived",
 	"BlobHolders",
 	"BlobSize",
@@ -32,6 +34,7 @@ var operations = [...]string{
 	"CreateUser",
 	"DeleteAccessKey",
 	"DeleteAccount",
+	"DeleteAuditBefore",
 	"DeleteEventSink",
 	"DeleteLifecyclePolicy",
 	"DeleteManifest",
@@ -91,6 +94,7 @@ var operations = [...]string{
 	"ListTags",
 	"ListUserPolicies",
 	"ListUsers",
+	"LookupAudit",
 	"MaintainEvents",
 	"MarkBlobsDeleting",
 	"MarkLifecycleEvaluated",
@@ -114,6 +118,7 @@ var operations = [...]string{
 	"ResolveTag",
 	"RetryDeadLetters",
 	"RouteEvents",
+	"ScanAudit",
 	"ScheduleJob",
 	"SetAccessKeyActive",
 	"SetRepositoryPolicy",
@@ -132,8 +137,10 @@ var operations = [...]string{
 }
 
 const (
-	opApplyLifecycleAction = iota
+	opAppendAudit = iota
+	opApplyLifecycleAction
 	opAttachUserPolicy
+	opAuditChain
 	opBlobArchived
 	opBlobHolders
 	opBlobSize
@@ -153,6 +160,7 @@ const (
 	opCreateUser
 	opDeleteAccessKey
 	opDeleteAccount
+	opDeleteAuditBefore
 	opDeleteEventSink
 	opDeleteLifecyclePolicy
 	opDeleteManifest
@@ -212,6 +220,7 @@ const (
 	opListTags
 	opListUserPolicies
 	opListUsers
+	opLookupAudit
 	opMaintainEvents
 	opMarkBlobsDeleting
 	opMarkLifecycleEvaluated
@@ -235,6 +244,7 @@ const (
 	opResolveTag
 	opRetryDeadLetters
 	opRouteEvents
+	opScanAudit
 	opScheduleJob
 	opSetAccessKeyActive
 	opSetRepositoryPolicy
@@ -252,6 +262,13 @@ const (
 	opUploadStats
 )
 
+func (s *Store) AppendAudit(a0 context.Context, a1 []metastore.AuditEntry) error {
+	start := s.now()
+	r0 := s.next.AppendAudit(a0, a1)
+	s.m.observe(opAppendAudit, start, r0)
+	return r0
+}
+
 func (s *Store) ApplyLifecycleAction(a0 context.Context, a1 int64, a2 metastore.LifecycleImage, a3 metastore.LifecycleAction) ([]metastore.StorageChange, error) {
 	start := s.now()
 	r0, r1 := s.next.ApplyLifecycleAction(a0, a1, a2, a3)
@@ -264,6 +281,13 @@ func (s *Store) AttachUserPolicy(a0 context.Context, a1 string, a2 string, a3 st
 	r0 := s.next.AttachUserPolicy(a0, a1, a2, a3)
 	s.m.observe(opAttachUserPolicy, start, r0)
 	return r0
+}
+
+func (s *Store) AuditChain(a0 context.Context) (metastore.AuditChain, error) {
+	start := s.now()
+	r0, r1 := s.next.AuditChain(a0)
+	s.m.observe(opAuditChain, start, r1)
+	return r0, r1
 }
 
 func (s *Store) BlobArchived(a0 context.Context, a1 int64, a2 digest.Digest) (bool, error) {
@@ -397,6 +421,13 @@ func (s *Store) DeleteAccount(a0 context.Context, a1 string) error {
 	r0 := s.next.DeleteAccount(a0, a1)
 	s.m.observe(opDeleteAccount, start, r0)
 	return r0
+}
+
+func (s *Store) DeleteAuditBefore(a0 context.Context, a1 time.Time, a2 int) (int, error) {
+	start := s.now()
+	r0, r1 := s.next.DeleteAuditBefore(a0, a1, a2)
+	s.m.observe(opDeleteAuditBefore, start, r1)
+	return r0, r1
 }
 
 func (s *Store) DeleteEventSink(a0 context.Context, a1 string, a2 string) error {
@@ -812,6 +843,13 @@ func (s *Store) ListUsers(a0 context.Context, a1 string, a2 metastore.Page) ([]m
 	return r0, r1
 }
 
+func (s *Store) LookupAudit(a0 context.Context, a1 metastore.AuditFilter, a2 int64, a3 int) ([]metastore.AuditEntry, error) {
+	start := s.now()
+	r0, r1 := s.next.LookupAudit(a0, a1, a2, a3)
+	s.m.observe(opLookupAudit, start, r1)
+	return r0, r1
+}
+
 func (s *Store) MaintainEvents(a0 context.Context, a1 time.Time, a2 int) (int, error) {
 	start := s.now()
 	r0, r1 := s.next.MaintainEvents(a0, a1, a2)
@@ -970,6 +1008,13 @@ func (s *Store) RouteEvents(a0 context.Context, a1 int) (int, error) {
 	start := s.now()
 	r0, r1 := s.next.RouteEvents(a0, a1)
 	s.m.observe(opRouteEvents, start, r1)
+	return r0, r1
+}
+
+func (s *Store) ScanAudit(a0 context.Context, a1 metastore.AuditFilter, a2 int64, a3 int) ([]metastore.AuditEntry, error) {
+	start := s.now()
+	r0, r1 := s.next.ScanAudit(a0, a1, a2, a3)
+	s.m.observe(opScanAudit, start, r1)
 	return r0, r1
 }
 

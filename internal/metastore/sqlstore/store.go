@@ -81,6 +81,7 @@ type Store struct {
 	gq     gcQueries
 	eq     eventQueries
 	lq     lifecycleQueries
+	aq     auditQueries
 	ews    eventStmts // prepared on the writer
 	rs     readStmts
 	writes writer  // runs every write transaction
@@ -143,7 +144,8 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 func newStore(d dialect, opts Options) *Store {
 	clock := opts.Clock
 	return &Store{d: d, q: newQueries(d), jq: newJobQueries(d), cq: newClusterQueries(d), gq: newGCQueries(d), eq: newEventQueries(d),
-		sq: newStorageQueries(d), lq: newLifecycleQueries(d), log: opts.Logger, now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
+		aq: newAuditQueries(d), sq: newStorageQueries(d), lq: newLifecycleQueries(d), log: opts.Logger,
+		now: func() time.Time { return clock().UTC() }, noOutbox: opts.NoOutbox,
 		onEvents: opts.OnEvents}
 }
 

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"StorageClass", storageCases},
 		{"PullTimes", pullTimeCases},
 		{"Lifecycle", lifecycleCases},
+		{"Audit", auditCases},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
