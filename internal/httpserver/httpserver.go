@@ -57,8 +57,8 @@ func Middleware(h http.Handler, log *slog.Logger, now func() time.Time, m *Metri
 			took := now().Sub(start)
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("route", n.route), slog.String("principal", n.principal), slog.Int("status", rec.status), slog.Int64("bytes_out", rec.bytes),
-				slog.Int64("bytes_in", r.ContentLength), slog.String("remote", r.RemoteAddr),
+				slog.Int("status", rec.status), slog.String("route", n.route), slog.String("principal", n.principal),
+				slog.Int64("bytes_out", rec.bytes), slog.Int64("bytes_in", r.ContentLength), slog.String("remote", r.RemoteAddr),
 				slog.Duration("duration", took), slog.String("user_agent", r.UserAgent()))
 			m.end(r, n.route, rec.status, in, rec.bytes, took)
 		}()

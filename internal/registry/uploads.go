@@ -127,6 +127,11 @@ func (s *Service) appendTo(ctx context.Context, u *metastore.Upload, length int6
 	if src.exceeded {
 		return errorf(ErrSizeInvalid, "blob exceeds the maximum size of %d bytes", s.opts.MaxBlobSize)
 	}
+	if err != nil && src.bodyErr != nil {
+		// Nothing was recorded: the upload resumes from its last offset.
+		return errorf(ErrUploadInvalid, "the request body ended before it was complete (%v); the upload is still at offset %d",
+			src.bodyErr, u.Offset)
+	}
 	if err != nil {
 		return fmt.Errorf("append to upload: %w", err)
 	}
@@ -291,6 +296,8 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 	switch {
 	case src.exceeded:
 		err = errorf(ErrSizeInvalid, "blob exceeds the maximum size of %d bytes", s.opts.MaxBlobSize)
+	case err != nil && src.bodyErr != nil:
+		err = errorf(ErrUploadInvalid, "the request body ended before it was complete (%v)", src.bodyErr)
 	case err != nil:
 		err = fmt.Errorf("write blob: %w", err)
 	case length >= 0 && n != length:
@@ -400,6 +407,10 @@ type limitedReader struct {
 	r        io.Reader
 	n        int64
 	exceeded bool
+	// bodyErr is the request body's own failure (the client went away
+	// mid-body, a malformed chunked encoding): the client's fault, not the
+	// store's, whatever error the store wraps it in.
+	bodyErr error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -412,7 +423,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 				return 0, errors.New("blob too large")
 			}
 			if err != nil {
-				return 0, err
+				return 0, l.note(err)
 			}
 		}
 	}
@@ -421,5 +432,12 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	return n, err
+	return n, l.note(err)
+}
+
+func (l *limitedReader) note(err error) error {
+	if err != nil && err != io.EOF && l.bodyErr == nil {
+		l.bodyErr = err
+	}
+	return err
 }

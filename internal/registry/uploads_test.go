@@ -504,3 +504,43 @@ berth_upload_sessions_expired_total 2
 		t.Error(err)
 	}
 }
+
+// brokenBody yields its bytes, then fails as a request body does when the
+// client goes away mid-body.
+type brokenBody struct{ r io.Reader }
+
+func (b brokenBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// TestAppendBodyCutOff: a chunk whose body breaks off is the client's
+// error (BLOB_UPLOAD_INVALID, not a 500), records nothing, and the upload
+// goes on from where it was; a monolithic upload likewise stores nothing.
+func TestAppendBodyCutOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, registry.Options{})
+	id := start(t, e.Service)
+	appendChunk(t, e.Service, id, 0, "hello, ")
+	_, err := e.Service.AppendUpload(ctx, root, repo, id, -1, -1, brokenBody{strings.NewReader("half a chu")})
+	wantKind(t, err, registry.ErrUploadInvalid)
+	if got := offsetOf(t, e, id); got != 7 {
+		t.Fatalf("offset after a cut-off chunk = %d, want 7", got)
+	}
+	appendChunk(t, e.Service, id, 7, "world")
+	content := []byte("hello, world")
+	want := digest.FromBytes(content)
+	if _, err := e.Service.CompleteUpload(ctx, root, repo, id, want.String(), -1, -1, strings.NewReader("")); err != nil {
+		t.Fatalf("CompleteUpload after the cut-off chunk: %v", err)
+	}
+	if b := e.BlobBytes(t, want); !bytes.Equal(b, content) {
+		t.Fatalf("stored %q, want %q", b, content)
+	}
+
+	mono := []byte("a monolithic blob")
+	_, err = e.Service.PutBlob(ctx, root, repo, digest.FromBytes(mono).String(), -1, brokenBody{bytes.NewReader(mono)})
+	wantKind(t, err, registry.ErrUploadInvalid)
+}
