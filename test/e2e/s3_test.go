@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,12 +51,27 @@ var blobGETLine = regexp.MustCompile(`method=GET path=/v2/\S+/blobs/sha256:[0-9a
 
 // blobGETs counts berth's answers to blob GETs by status, from its log.
 func blobGETs(s *server) map[int]int {
-	out := map[int]int{}
-	for _, m := range blobGETLine.FindAllStringSubmatch(s.logs.String(), -1) {
-		n, _ := strconv.Atoi(m[1])
-		out[n]++
+	// A request's log line is written once its handler returns, which may
+	// be just after the client has the response: wait until the count has
+	// not moved for a moment, so no request of the steps before is missed.
+	count := func() map[int]int {
+		out := map[int]int{}
+		for _, m := range blobGETLine.FindAllStringSubmatch(s.logs.String(), -1) {
+			n, _ := strconv.Atoi(m[1])
+			out[n]++
+		}
+		return out
 	}
-	return out
+	last := count()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		now := count()
+		if maps.Equal(now, last) {
+			return now
+		}
+		last = now
+	}
+	return last
 }
 
 // checkBlobGETs asserts that berth answered at least min blob GETs, all
