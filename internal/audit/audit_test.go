@@ -311,3 +311,30 @@ func appendNoClose(t *testing.T, r *audit.Recorder, n int) {
 		serve(t, r, func(n *audit.Note) { n.Call(audit.SourceECR, "PutImage", false); n.Principal(alice) })
 	}
 }
+
+// TestRecordOfAGoneClientIsKept: a client that hung up before its call was
+// recorded (docker closes blob downloads early) still gets its record when
+// the queue has room; only waiting for room is abandoned with the client.
+func TestRecordOfAGoneClientIsKept(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	r, err := audit.New(audit.Options{Store: s, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := r.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		audit.NoteFrom(req.Context()).Call(audit.SourceECR, "GetDownloadUrlForLayer", true)
+		w.WriteHeader(http.StatusOK)
+	}))
+	for range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // gone before the handler returned
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(records(t, s)); got != 50 {
+		t.Errorf("%d records of 50 calls whose clients had gone, want 50", got)
+	}
+}

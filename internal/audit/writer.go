@@ -114,6 +114,11 @@ func (w *writer) enqueue(ctx context.Context, e metastore.AuditEntry) {
 		return
 	}
 	select {
+	case w.queue <- e: // room: the record goes in whether or not its client is still there
+		return
+	default:
+	}
+	select {
 	case w.queue <- e:
 	case <-ctx.Done():
 		w.metrics.add(func(m *Metrics) prometheus.Counter { return m.dropped }, 1)
