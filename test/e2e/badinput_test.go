@@ -130,15 +130,18 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	before := snapshot(t, ctx, s)
 
+	// Sequential subtests (well under a second in all): parallel ones would
+	// queue for the package's parallel slots behind long tests while ctx's
+	// deadline runs.
 	t.Run("refused", func(t *testing.T) {
-		t.Run("oversized manifest", func(t *testing.T) { t.Parallel(); oversizedManifest(t, s) })
-		t.Run("malformed manifest", func(t *testing.T) { t.Parallel(); malformedManifests(t, s, base) })
-		t.Run("digest mismatch", func(t *testing.T) { t.Parallel(); digestMismatch(t, s, base) })
-		t.Run("hostile names", func(t *testing.T) { t.Parallel(); hostileNames(t, s, base) })
-		t.Run("pagination", func(t *testing.T) { t.Parallel(); badPagination(t, s) })
-		t.Run("out-of-order chunks", func(t *testing.T) { t.Parallel(); outOfOrderChunks(t, s) })
-		t.Run("missing references", func(t *testing.T) { t.Parallel(); missingReferences(t, ctx, s, base) })
-		t.Run("invalid tags", func(t *testing.T) { t.Parallel(); invalidTags(t, s, base) })
+		t.Run("oversized manifest", func(t *testing.T) { oversizedManifest(t, s) })
+		t.Run("malformed manifest", func(t *testing.T) { malformedManifests(t, s, base) })
+		t.Run("digest mismatch", func(t *testing.T) { digestMismatch(t, s, base) })
+		t.Run("hostile names", func(t *testing.T) { hostileNames(t, s, base) })
+		t.Run("pagination", func(t *testing.T) { badPagination(t, s) })
+		t.Run("out-of-order chunks", func(t *testing.T) { outOfOrderChunks(t, s) })
+		t.Run("missing references", func(t *testing.T) { missingReferences(t, ctx, s, base) })
+		t.Run("invalid tags", func(t *testing.T) { invalidTags(t, s, base) })
 	})
 
 	if after := snapshot(t, ctx, s); !after.equal(before) {
