@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -564,11 +563,10 @@ func accessLines(s *server) []accessLine {
 
 var blobGETPath = regexp.MustCompile(`^/v2/.+/blobs/sha256:[0-9a-f]{64}$`)
 
-// blobGETStatuses counts a node's answers to blob GETs by status.
-// A request is logged just after its response, so the count is read once
-// it has not moved for a moment.
+// blobGETStatuses counts a node's answers to blob GETs by status, once its
+// log has settled (settledCounts).
 func blobGETStatuses(s *server) map[int]int {
-	count := func() map[int]int {
+	return settledCounts(func() map[int]int {
 		out := map[int]int{}
 		for _, a := range accessLines(s) {
 			if a.Method == http.MethodGet && blobGETPath.MatchString(a.Path) {
@@ -576,17 +574,7 @@ func blobGETStatuses(s *server) map[int]int {
 			}
 		}
 		return out
-	}
-	last := count()
-	for range 50 {
-		time.Sleep(100 * time.Millisecond)
-		now := count()
-		if maps.Equal(now, last) {
-			return now
-		}
-		last = now
-	}
-	return last
+	})
 }
 
 // uploadPOSTs counts a node's upload starts.

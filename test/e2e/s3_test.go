@@ -51,17 +51,21 @@ var blobGETLine = regexp.MustCompile(`method=GET path=/v2/\S+/blobs/sha256:[0-9a
 
 // blobGETs counts berth's answers to blob GETs by status, from its log.
 func blobGETs(s *server) map[int]int {
-	// A request's log line is written once its handler returns, which may
-	// be just after the client has the response: wait until the count has
-	// not moved for a moment, so no request of the steps before is missed.
-	count := func() map[int]int {
+	return settledCounts(func() map[int]int {
 		out := map[int]int{}
 		for _, m := range blobGETLine.FindAllStringSubmatch(s.logs.String(), -1) {
 			n, _ := strconv.Atoi(m[1])
 			out[n]++
 		}
 		return out
-	}
+	})
+}
+
+// settledCounts returns count() once it has not moved for 100 ms (at most
+// 5 s): a request's log line is written once its handler returns, which
+// may be just after the client has the response, so counting at once can
+// miss the last request of the steps before.
+func settledCounts(count func() map[int]int) map[int]int {
 	last := count()
 	for range 50 {
 		time.Sleep(100 * time.Millisecond)
