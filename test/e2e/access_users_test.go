@@ -152,6 +152,7 @@ func TestAccessUsersWithPolicies(t *testing.T) {
 
 	t.Run("reader", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t, 2*time.Minute) // from when this subtest runs, not when it was queued
 		pullAs(t, ctx, "reader, key", s.repo(t, "app/main").Tag("v1"), base, reader.basic())
 		pass := registryPassword(t, ctx, s.ecrAs(reader))
 		token := remote.WithAuth(&authn.Basic{Username: "AWS", Password: pass})
@@ -203,6 +204,7 @@ func TestAccessUsersWithPolicies(t *testing.T) {
 
 	t.Run("pusher", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t, 2*time.Minute) // from when this subtest runs, not when it was queued
 		img := randomImage(t, 1024, 2)
 		ref := s.repo(t, "app/main").Tag("pusher")
 		if err := remote.Write(ref, img, remoteOpts(ctx, pusher.basic())...); err != nil {
@@ -240,6 +242,7 @@ func TestAccessUsersWithPolicies(t *testing.T) {
 
 	t.Run("scoped", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t, 2*time.Minute) // from when this subtest runs, not when it was queued
 		img := randomImage(t, 1024, 1)
 		ref := s.repo(t, "team-a/x").Tag("scoped")
 		if err := remote.Write(ref, img, remoteOpts(ctx, scoped.basic())...); err != nil {
@@ -366,6 +369,7 @@ func TestAccessUsersWithPolicies(t *testing.T) {
 
 	t.Run("nobody", func(t *testing.T) {
 		t.Parallel()
+		ctx := testContext(t, 2*time.Minute) // from when this subtest runs, not when it was queued
 		_, err := remote.Image(s.repo(t, "app/main").Tag("v1"), remoteOpts(ctx, nobody.basic())...)
 		wantDenied(t, "pull as nobody", err, deniedMessage(userARN("nobody"), "ecr:BatchGetImage",
 			repoARN(defaultAccount, "app/main"), noIdentityPolicy("ecr:BatchGetImage")))
