@@ -22,7 +22,7 @@ const AdminUsage = `Usage:
   berth admin account delete --id <12 digits> [storage flags]     delete an account and everything in it
 
   berth admin events …                                          event sinks and dead letters (berth admin events)
-  berth admin jobs [runs --job <name>] [--json] [storage flags]   background jobs and their runs (berth admin jobs -h)
+  berth admin jobs [runs|run --job <name>] [storage flags]      background jobs: state, runs, run now (berth admin jobs -h)
   berth admin audit lookup|export|verify …                      query, export and verify the audit trail (berth admin audit)
 
 Storage flags are those of berth serve (--database, --data-dir, --config, ...). The commands work

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,10 +20,15 @@ import (
 const JobsUsage = `Usage:
   berth admin jobs [--json] [storage flags]                              background jobs: state, claim, last and next run
   berth admin jobs runs --job <name> [--limit <n>] [--json] [storage flags]   a job's newest runs (up to 100), newest first
+  berth admin jobs run --job <name> [--wait [--timeout <d>]] [storage flags]  make a job due now (e.g. gc, lifecycle,
+                                                                         audit-retention); --wait prints its run
 
 A job runs on one node at a time: the node holding its claim (HOLDER, <node name>/<process id>) until
 CLAIMED-UNTIL, renewed while it runs. STATE is running (a live claim), lapsed (the holder stopped renewing:
 its node died or stalled; another node takes the job over), due (waiting for a node to claim it) or idle.
+
+` + "`run`" + ` makes the job due on every node; the first node to poll (within 5 s) runs it once, then the job
+keeps its schedule. A job that is running runs once more when it finishes.
 `
 
 // jobView is one job as `berth admin jobs` shows it.
@@ -50,10 +56,11 @@ type jobRunView struct {
 
 // adminJobs runs `berth admin jobs …` (args after "jobs").
 func adminJobs(ctx context.Context, args []string, d Deps) error {
-	runs := len(args) > 0 && args[0] == "runs"
-	if runs {
-		args = args[1:]
+	verb := ""
+	if len(args) > 0 && (args[0] == "runs" || args[0] == "run") {
+		verb, args = args[0], args[1:]
 	}
+	runs, run := verb == "runs", verb == "run"
 	fs := flag.NewFlagSet("berth admin jobs", flag.ContinueOnError)
 	fs.SetOutput(d.Stdout)
 	fs.Usage = func() {
@@ -61,17 +68,28 @@ func adminJobs(ctx context.Context, args []string, d Deps) error {
 		fs.PrintDefaults()
 	}
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	job := fs.String("job", "", "the job whose runs to list (runs only)")
+	job := fs.String("job", "", "the job whose runs to list (runs), or to run (run)")
 	limit := fs.Int("limit", 20, "how many runs to list, 1 to 100 (runs only)")
+	wait := fs.Bool("wait", false, "wait for the run and print it; exit 1 if it failed (run only)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long --wait waits (run only)")
 	cfg, err := config.Load(fs, args, d.Getenv)
 	if err != nil {
 		return err
 	}
-	if !runs && (flagSet(fs, "job") || flagSet(fs, "limit")) {
-		return errors.New("--job and --limit go with `berth admin jobs runs`")
+	if !runs && !run && flagSet(fs, "job") {
+		return errors.New("--job goes with `berth admin jobs runs` or `berth admin jobs run`")
 	}
-	if runs && *job == "" {
+	if !runs && flagSet(fs, "limit") {
+		return errors.New("--limit goes with `berth admin jobs runs`")
+	}
+	if !run && (flagSet(fs, "wait") || flagSet(fs, "timeout")) {
+		return errors.New("--wait and --timeout go with `berth admin jobs run`")
+	}
+	if (runs || run) && *job == "" {
 		return errors.New("--job is required, e.g. --job gc")
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("--timeout %s: want a positive duration", *timeout)
 	}
 	if *limit < 1 || *limit > metastore.MaxJobRuns {
 		return fmt.Errorf("--limit %d: want 1 to %d", *limit, metastore.MaxJobRuns)
@@ -89,7 +107,91 @@ func adminJobs(ctx context.Context, args []string, d Deps) error {
 	if runs {
 		return printJobRuns(ctx, meta, *job, *limit, *asJSON, d.Stdout)
 	}
+	if run {
+		return runJob(ctx, meta, d, *job, *wait, *timeout, *asJSON)
+	}
 	return printJobs(ctx, meta, d.Clock(), *asJSON, d.Stdout)
+}
+
+// jobPoll is how often `jobs run --wait` looks at the job.
+const jobPoll = 200 * time.Millisecond
+
+// runJob makes a job due now and, with wait, waits for a run that started
+// after that and prints it.
+func runJob(ctx context.Context, meta metastore.Store, d Deps, name string, wait bool, timeout time.Duration, asJSON bool) error {
+	before, err := findJob(ctx, meta, name)
+	if err != nil {
+		return err
+	}
+	if err := meta.ScheduleJob(ctx, name, d.Clock()); err != nil {
+		return err
+	}
+	if !wait {
+		fmt.Fprintf(d.Stdout, "job %s is due now; a node runs it within its poll interval\n", name)
+		return nil
+	}
+	// A run under way when the job was made due started too early: the
+	// run that serves the request is the one after it.
+	want := before.Runs + 1
+	if before.Holder != "" && before.ClaimedUntil.After(d.Clock()) {
+		want++
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t := time.NewTicker(jobPoll)
+	defer t.Stop()
+	for {
+		j, err := findJob(ctx, meta, name)
+		if err != nil {
+			return err
+		}
+		if j.Runs >= want {
+			runs, err := meta.ListJobRuns(ctx, name, 1)
+			if err != nil {
+				return err
+			}
+			if len(runs) == 0 { // pruned or not yet visible: report the job's own record
+				runs = []metastore.JobRun{{Name: name, Holder: j.LastHolder, StartedAt: j.LastStartedAt,
+					FinishedAt: j.LastFinishedAt, Error: j.LastError}}
+			}
+			r := runs[0]
+			v := jobRunView{Job: r.Name, Holder: r.Holder, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Result: result(r.Error)}
+			if asJSON {
+				err = writeJSON(d.Stdout, v)
+			} else {
+				fmt.Fprintf(d.Stdout, "job %s ran on %s: %s, took %s\n", v.Job, v.Holder, v.Result,
+					v.FinishedAt.Sub(v.StartedAt).Round(time.Millisecond))
+			}
+			if err == nil && r.Error != "" {
+				err = fmt.Errorf("job %s failed: %s", name, r.Error)
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("job %s: no run finished within %s (is a node running? `berth admin jobs` shows the job's state)", name, timeout)
+		case <-t.C:
+		}
+	}
+}
+
+// findJob returns the named job; nodes register their jobs when they start.
+func findJob(ctx context.Context, meta metastore.Store, name string) (metastore.Job, error) {
+	jobs, err := meta.ListJobs(ctx)
+	if err != nil {
+		return metastore.Job{}, err
+	}
+	names := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		if j.Name == name {
+			return j, nil
+		}
+		names = append(names, j.Name)
+	}
+	if len(names) == 0 {
+		return metastore.Job{}, fmt.Errorf("unknown job %q: no node has registered its jobs yet (start berth serve first)", name)
+	}
+	return metastore.Job{}, fmt.Errorf("unknown job %q; the jobs are: %s", name, strings.Join(names, ", "))
 }
 
 func printJobs(ctx context.Context, meta metastore.Store, now time.Time, asJSON bool, out io.Writer) error {

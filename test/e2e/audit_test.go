@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -412,3 +413,71 @@ func checkAuditTampering(t *testing.T, st auditStorage) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestAuditRetentionJob: the audit-retention job, run at once with
+// `berth admin jobs run --wait`, deletes the records older than the
+// retention (90 days by default; the oldest records are backdated for the
+// test), keeps the newer ones, and the trail still verifies from its
+// anchor. An unknown job is refused by name.
+func TestAuditRetentionJob(t *testing.T) {
+	t.Parallel()
+	s := startBerth(t)
+	st := sqliteStorage(s)
+	ctx := testContext(t, 2*time.Minute)
+	root := s.ecr()
+	for _, r := range []string{"retention/a", "retention/b", "retention/c", "retention/d"} {
+		createRepo(t, ctx, root, r)
+	}
+	count := func() (n, minSeq int64) {
+		t.Helper()
+		db, err := sql.Open(st.driver, st.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.QueryRowContext(ctx, "SELECT count(*), coalesce(min(seq), 0) FROM audit_records").Scan(&n, &minSeq); err != nil {
+			t.Fatal(err)
+		}
+		return n, minSeq
+	}
+	// Records are written in batches after the answer: wait for all four CreateRepository.
+	for !slices.ContainsFunc(exportAudit(t, st), func(r auditRecord) bool {
+		return r.EventName == "CreateRepository" && strings.Contains(string(r.RequestParameters), "retention/d")
+	}) {
+		if ctx.Err() != nil {
+			t.Fatal("the fourth CreateRepository record never arrived")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	total, first := count()
+	if first != 1 || total < 4 {
+		t.Fatalf("before retention: %d records from seq %d", total, first)
+	}
+	const old = 3
+	tamper(t, st, "UPDATE audit_records SET event_time = event_time - 100*86400000000000 WHERE seq <= "+itoa(old))
+
+	run := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, berthBin, append(append([]string{"admin", "jobs", "run"}, args...), st.flags...)...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("--job", "audit-retention", "--wait"); err != nil || !strings.Contains(out, "job audit-retention ran on ") ||
+		!strings.Contains(out, ": ok, took ") {
+		t.Fatalf("berth admin jobs run --job audit-retention --wait: %v\n%s", err, out)
+	}
+	n, first := count()
+	if first != old+1 || n < total-old {
+		t.Errorf("after retention: %d records from seq %d; want the %d not backdated from seq %d on", n, first, total-old, old+1)
+	}
+	if out, ok := auditAdmin(t, st, "verify"); !ok || !strings.Contains(out, "chain intact") ||
+		!strings.Contains(out, "seq "+itoa(old+1)+" to ") {
+		t.Errorf("verify after retention: ok %v\n%s", ok, out)
+	}
+
+	out, err := run("--job", "no-such-job")
+	if err == nil || !strings.Contains(out, `unknown job "no-such-job"`) || !strings.Contains(out, "audit-retention") {
+		t.Errorf("run of an unknown job: err %v\n%s", err, out)
+	}
+	if out, err := run("--wait"); err == nil || !strings.Contains(out, "--job is required") {
+		t.Errorf("run without --job: err %v\n%s", err, out)
+	}
+}
