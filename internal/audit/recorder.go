@@ -119,7 +119,7 @@ func identityOf(n *Note) UserIdentity {
 		return UserIdentity{Type: IdentityRoot, PrincipalID: p.AccountID, ARN: p.ARN(), AccountID: p.AccountID,
 			AccessKeyID: p.AccessKeyID}
 	case auth.TypeIAMUser:
-		return UserIdentity{Type: IdentityIAMUser, ARN: p.ARN(), AccountID: p.AccountID,
+		return UserIdentity{Type: IdentityIAMUser, PrincipalID: p.UserID, ARN: p.ARN(), AccountID: p.AccountID,
 			AccessKeyID: p.AccessKeyID, UserName: p.UserName}
 	default:
 		return UserIdentity{Type: IdentityAnonymous, AccountID: p.AccountID}

@@ -175,7 +175,7 @@ func TestKeyAuthenticator(t *testing.T) {
 	}
 	keys := keyMap{
 		"AKIAROOT000000000000": {ID: "AKIAROOT000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAROOT000000000000", "rootsecret"), Active: true},
-		"AKIAUSER000000000000": {ID: "AKIAUSER000000000000", AccountID: "111111111111", UserName: "alice", SecretCiphertext: seal("AKIAUSER000000000000", "alicesecret"), Active: true},
+		"AKIAUSER000000000000": {ID: "AKIAUSER000000000000", AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", SecretCiphertext: seal("AKIAUSER000000000000", "alicesecret"), Active: true},
 		"AKIAOFF0000000000000": {ID: "AKIAOFF0000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAOFF0000000000000", "offsecret"), Active: false},
 		// a secret sealed for another key id must not verify
 		"AKIASWAP000000000000": {ID: "AKIASWAP000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAROOT000000000000", "rootsecret"), Active: true},
@@ -188,7 +188,7 @@ func TestKeyAuthenticator(t *testing.T) {
 		err        error
 	}{
 		{"AKIAROOT000000000000", "rootsecret", Principal{Type: TypeRoot, AccountID: "111111111111", AccessKeyID: "AKIAROOT000000000000"}, nil},
-		{"AKIAUSER000000000000", "alicesecret", Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice", AccessKeyID: "AKIAUSER000000000000"}, nil},
+		{"AKIAUSER000000000000", "alicesecret", Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", AccessKeyID: "AKIAUSER000000000000"}, nil},
 		{"AKIAROOT000000000000", "wrong", Principal{}, ErrUnauthenticated},
 		{"AKIAROOT000000000000", "", Principal{}, ErrUnauthenticated},
 		{"AKIANONE000000000000", "x", Principal{}, ErrUnauthenticated},

@@ -53,6 +53,7 @@ type Principal struct {
 	Type        PrincipalType
 	AccountID   string
 	UserName    string // empty for the root and anonymous principals
+	UserID      string // the IAM user's unique id (AIDA…); empty for the root and anonymous principals
 	AccessKeyID string // the key the request was signed or authenticated with
 }
 

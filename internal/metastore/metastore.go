@@ -60,10 +60,13 @@ type Account struct {
 
 // AccessKey is an IAM-style access key. UserName is empty for the account root.
 // SecretCiphertext is sealed by the caller; the store never sees plaintext.
+// UserID is read, never written: the owning IAM user's unique id (AIDA…),
+// "" for the root's keys.
 type AccessKey struct {
 	ID               string
 	AccountID        string
 	UserName         string
+	UserID           string
 	SecretCiphertext []byte
 	Active           bool
 	CreatedAt        time.Time

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -36,6 +37,7 @@ type auditRecord struct {
 	EventVersion string `json:"eventVersion"`
 	UserIdentity struct {
 		Type        string `json:"type"`
+		PrincipalID string `json:"principalId"`
 		ARN         string `json:"arn"`
 		AccessKeyID string `json:"accessKeyId"`
 		UserName    string `json:"userName"`
@@ -155,6 +157,11 @@ func auditScenario(t *testing.T, s *server, st auditStorage) {
 	// A user without any policy, made through IAM (CreateUser,
 	// CreateAccessKey, GetCallerIdentity are audited too).
 	nobody := s.createUser(t, ctx, userSpec{name: "nobody"})
+	nobodyUser, err := s.iam(rootKey).GetUser(ctx, &iam.GetUserInput{UserName: aws.String("nobody")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobodyID := aws.ToString(nobodyUser.User.UserId)
 	if _, err := s.ecrAs(nobody).DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("audit/app")}); err == nil {
 		t.Fatal("DescribeImages as a user without policies succeeded")
 	}
@@ -207,22 +214,25 @@ func auditScenario(t *testing.T, s *server, st auditStorage) {
 		return last[0].EventName == "BatchDeleteImage" && last[0].UserIdentity.Type == "Root" &&
 			last[0].EventSource == "ecr.amazonaws.com" && strings.Contains(last[0].UserAgent, "aws-sdk")
 	})
-	checkAuditRecords(t, recs, password, nobody, d, ua)
+	checkAuditRecords(t, recs, password, nobody, nobodyID, d, ua)
 	checkAuditLookup(t, st)
 	checkAuditTampering(t, st)
 }
 
-func checkAuditRecords(t *testing.T, recs []auditRecord, password string, nobody accessKey, digest, ua string) {
+func checkAuditRecords(t *testing.T, recs []auditRecord, password string, nobody accessKey, nobodyID, digest, ua string) {
 	t.Helper()
 	rootARN := "arn:aws:iam::" + defaultAccount + ":root"
+	// CloudTrail's principalId: the account for its root, the user's unique id for an IAM user.
+	principalID := map[string]string{rootARN: defaultAccount, userARN("nobody"): nobodyID}
 	named := func(name string) func(auditRecord) bool {
 		return func(r auditRecord) bool { return r.EventName == name }
 	}
 	sdkCall := func(arn, key, errorCode string) func(auditRecord) string {
 		return func(r auditRecord) string {
 			switch {
-			case r.UserIdentity.ARN != arn || r.UserIdentity.AccessKeyID != key:
-				return "principal " + r.UserIdentity.ARN + " " + r.UserIdentity.AccessKeyID + ", want " + arn + " " + key
+			case r.UserIdentity.ARN != arn || r.UserIdentity.AccessKeyID != key || r.UserIdentity.PrincipalID != principalID[arn]:
+				return "principal " + r.UserIdentity.ARN + " " + r.UserIdentity.AccessKeyID + " " + r.UserIdentity.PrincipalID +
+					", want " + arn + " " + key + " " + principalID[arn]
 			case r.SourceIPAddress != "127.0.0.1":
 				return "source IP " + r.SourceIPAddress
 			case !strings.Contains(r.UserAgent, "aws-sdk-go-v2"):
@@ -273,8 +283,8 @@ func checkAuditRecords(t *testing.T, recs []auditRecord, password string, nobody
 	registryCall := func(arn, errorCode string) func(auditRecord) string {
 		return func(r auditRecord) string {
 			switch {
-			case r.UserIdentity.ARN != arn:
-				return "principal " + r.UserIdentity.ARN
+			case r.UserIdentity.ARN != arn || r.UserIdentity.PrincipalID != principalID[arn]:
+				return "principal " + r.UserIdentity.ARN + " " + r.UserIdentity.PrincipalID
 			case r.SourceIPAddress != "127.0.0.1" || !strings.Contains(r.UserAgent, ua):
 				return "source " + r.SourceIPAddress + " " + r.UserAgent
 			case r.ErrorCode != errorCode:

@@ -11,8 +11,12 @@ import (
 
 // Column lists shared by the SELECTs and their scan functions.
 const (
-	accountCols    = "id, created_at"
-	accessKeyCols  = "id, account_id, user_name, secret_ciphertext, active, created_at"
+	accountCols = "id, created_at"
+	// accessKeyCols are read from access_keys k joined with the owner's row
+	// in iam_users u (accessKeyFrom), for the user's unique id.
+	accessKeyCols = "k.id, k.account_id, k.user_name, k.secret_ciphertext, k.active, k.created_at, coalesce(u.id, '')"
+	accessKeyFrom = " FROM access_keys k LEFT JOIN iam_users u" +
+		" ON k.user_name <> '' AND u.account_id = k.account_id AND u.name_key = lower(k.user_name)"
 	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key," +
 		" tag_mutability_exclusions"
 	manifestCols = "repository_id, digest, media_type, artifact_type, subject_digest, annotations, size, body, image_size, pushed_at," +
@@ -82,8 +86,8 @@ func newQueries(d dialect) queries {
 	q := queries{
 		getAccount:      "SELECT " + accountCols + " FROM accounts WHERE id = ?",
 		listAccounts:    "SELECT " + accountCols + " FROM accounts ORDER BY id",
-		getAccessKey:    "SELECT " + accessKeyCols + " FROM access_keys WHERE id = ?",
-		listAccessKeys:  "SELECT " + accessKeyCols + " FROM access_keys WHERE account_id = ? AND user_name = ? ORDER BY created_at, id",
+		getAccessKey:    "SELECT " + accessKeyCols + accessKeyFrom + " WHERE k.id = ?",
+		listAccessKeys:  "SELECT " + accessKeyCols + accessKeyFrom + " WHERE k.account_id = ? AND k.user_name = ? ORDER BY k.created_at, k.id",
 		deleteAccessKey: "DELETE FROM access_keys WHERE id = ?",
 
 		setAccessKeyActive: "UPDATE access_keys SET active = ? WHERE id = ?",

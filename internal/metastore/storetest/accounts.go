@@ -62,9 +62,25 @@ func testAccessKeys(t *testing.T, s metastore.Store) {
 		t.Errorf("GetAccessKey = %+v, want %+v", got, keys[0])
 	}
 	wantTime(t, "CreatedAt", got.CreatedAt, time1)
+	if got.UserID != "" {
+		t.Errorf("root key's UserID = %q, want none", got.UserID)
+	}
 	alice, err := s.GetAccessKey(ctx, "AKIAALICE")
 	noErr(t, "GetAccessKey(alice)", err)
 	wantRecent(t, "defaulted CreatedAt", alice.CreatedAt)
+	if alice.UserID != "" {
+		t.Errorf("UserID of a key whose user row does not exist = %q, want none", alice.UserID)
+	}
+	// The key's UserID is its owner's, matched by name case-insensitively
+	// as IAM does, and never another account's user of that name.
+	noErr(t, "CreateUser(Alice)", s.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: "Alice", ID: "AIDAALICE00000000001"}))
+	noErr(t, "CreateUser(alice, other account)", s.CreateUser(ctx, metastore.User{AccountID: "222222222222", Name: "alice", ID: "AIDAOTHER00000000001"}))
+	if alice, err = s.GetAccessKey(ctx, "AKIAALICE"); err != nil || alice.UserID != "AIDAALICE00000000001" {
+		t.Errorf("GetAccessKey(alice) = %+v, %v; want UserID AIDAALICE00000000001", alice, err)
+	}
+	if got, err := s.GetAccessKey(ctx, "AKIAROOT1"); err != nil || got.UserID != "" {
+		t.Errorf("GetAccessKey(root) with users in the account = %+v, %v; want no UserID", got, err)
+	}
 	wantErr(t, "GetAccessKey(missing)", firstErr(s.GetAccessKey(ctx, "AKIANOPE")), metastore.ErrNotFound)
 
 	root, err := s.ListAccessKeys(ctx, "111111111111", "")
@@ -77,8 +93,8 @@ func testAccessKeys(t *testing.T, s metastore.Store) {
 	}
 	users, err := s.ListAccessKeys(ctx, "111111111111", "alice")
 	noErr(t, "ListAccessKeys(alice)", err)
-	if ids := keyIDs(users); len(ids) != 1 || ids[0] != "AKIAALICE" {
-		t.Errorf("alice keys = %v", ids)
+	if ids := keyIDs(users); len(ids) != 1 || ids[0] != "AKIAALICE" || users[0].UserID != "AIDAALICE00000000001" {
+		t.Errorf("alice keys = %v (%+v)", ids, users)
 	}
 	none, err := s.ListAccessKeys(ctx, "111111111111", "bob")
 	noErr(t, "ListAccessKeys(bob)", err)
