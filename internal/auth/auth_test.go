@@ -175,7 +175,7 @@ func TestKeyAuthenticator(t *testing.T) {
 	}
 	keys := keyMap{
 		"AKIAROOT000000000000": {ID: "AKIAROOT000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAROOT000000000000", "rootsecret"), Active: true},
-		"AKIAUSER000000000000": {ID: "AKIAUSER000000000000", AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", SecretCiphertext: seal("AKIAUSER000000000000", "alicesecret"), Active: true},
+		"AKIAUSER000000000000": {ID: "AKIAUSER000000000000", AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", UserPath: "/ci/", SecretCiphertext: seal("AKIAUSER000000000000", "alicesecret"), Active: true},
 		"AKIAOFF0000000000000": {ID: "AKIAOFF0000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAOFF0000000000000", "offsecret"), Active: false},
 		// a secret sealed for another key id must not verify
 		"AKIASWAP000000000000": {ID: "AKIASWAP000000000000", AccountID: "111111111111", SecretCiphertext: seal("AKIAROOT000000000000", "rootsecret"), Active: true},
@@ -188,7 +188,7 @@ func TestKeyAuthenticator(t *testing.T) {
 		err        error
 	}{
 		{"AKIAROOT000000000000", "rootsecret", Principal{Type: TypeRoot, AccountID: "111111111111", AccessKeyID: "AKIAROOT000000000000"}, nil},
-		{"AKIAUSER000000000000", "alicesecret", Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", AccessKeyID: "AKIAUSER000000000000"}, nil},
+		{"AKIAUSER000000000000", "alicesecret", Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", UserPath: "/ci/", AccessKeyID: "AKIAUSER000000000000"}, nil},
 		{"AKIAROOT000000000000", "wrong", Principal{}, ErrUnauthenticated},
 		{"AKIAROOT000000000000", "", Principal{}, ErrUnauthenticated},
 		{"AKIANONE000000000000", "x", Principal{}, ErrUnauthenticated},
@@ -207,6 +207,9 @@ func TestKeyAuthenticator(t *testing.T) {
 	}
 	if p := (Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice"}); p.ARN() != "arn:aws:iam::111111111111:user/alice" {
 		t.Errorf("user ARN %s", p.ARN())
+	}
+	if p := (Principal{Type: TypeIAMUser, AccountID: "111111111111", UserName: "alice", UserPath: "/ci/team/"}); p.ARN() != "arn:aws:iam::111111111111:user/ci/team/alice" {
+		t.Errorf("ARN of a user with a path: %s", p.ARN())
 	}
 	if p := (Principal{Type: TypeRoot, AccountID: "111111111111"}); p.ARN() != "arn:aws:iam::111111111111:root" {
 		t.Errorf("root ARN %s", p.ARN())

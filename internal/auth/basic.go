@@ -65,7 +65,7 @@ func (a *KeyAuthenticator) AuthenticateKey(ctx context.Context, id, secret strin
 func principalFor(k metastore.AccessKey) Principal {
 	p := Principal{Type: TypeRoot, AccountID: k.AccountID, AccessKeyID: k.ID}
 	if k.UserName != "" {
-		p.Type, p.UserName, p.UserID = TypeIAMUser, k.UserName, k.UserID
+		p.Type, p.UserName, p.UserID, p.UserPath = TypeIAMUser, k.UserName, k.UserID, k.UserPath
 	}
 	return p
 }

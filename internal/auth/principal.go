@@ -54,6 +54,7 @@ type Principal struct {
 	AccountID   string
 	UserName    string // empty for the root and anonymous principals
 	UserID      string // the IAM user's unique id (AIDA…); empty for the root and anonymous principals
+	UserPath    string // the IAM user's path, "/" or "/team/…/"; empty means "/"
 	AccessKeyID string // the key the request was signed or authenticated with
 }
 
@@ -63,7 +64,11 @@ func (p Principal) ARN() string {
 	case TypeRoot:
 		return "arn:aws:iam::" + p.AccountID + ":root"
 	case TypeIAMUser:
-		return "arn:aws:iam::" + p.AccountID + ":user/" + p.UserName
+		path := p.UserPath
+		if path == "" {
+			path = "/"
+		}
+		return "arn:aws:iam::" + p.AccountID + ":user" + path + p.UserName
 	default:
 		return "*"
 	}

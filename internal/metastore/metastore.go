@@ -60,13 +60,14 @@ type Account struct {
 
 // AccessKey is an IAM-style access key. UserName is empty for the account root.
 // SecretCiphertext is sealed by the caller; the store never sees plaintext.
-// UserID is read, never written: the owning IAM user's unique id (AIDA…),
-// "" for the root's keys.
+// UserID and UserPath are read, never written: the owning IAM user's
+// unique id (AIDA…) and IAM path, "" for the root's keys.
 type AccessKey struct {
 	ID               string
 	AccountID        string
 	UserName         string
 	UserID           string
+	UserPath         string
 	SecretCiphertext []byte
 	Active           bool
 	CreatedAt        time.Time

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -250,6 +251,15 @@ func TestAccessRepositoryPolicyUserWithPath(t *testing.T) {
 		t.Fatalf("SetRepositoryPolicy naming %s: %v", arn, err)
 	}
 	pullAs(t, ctx, "alice pulls with a repository policy naming her ARN", ref, img, alice.basic())
+
+	// The audit trail names her by the same ARN and by her unique id.
+	userID := aws.ToString(created.User.UserId)
+	waitUntil(t, 10*time.Second, "alice's pull in the audit trail", func() bool {
+		return slices.ContainsFunc(exportAudit(t, sqliteStorage(s)), func(r auditRecord) bool {
+			return r.EventName == "BatchGetImage" && r.ErrorCode == "" && r.UserIdentity.ARN == arn &&
+				r.UserIdentity.PrincipalID == userID && r.UserIdentity.AccessKeyID == alice.id
+		})
+	})
 }
 
 // TestAccessRepositoryPolicyConditions: conditions see the real request:

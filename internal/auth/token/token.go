@@ -136,7 +136,7 @@ func (m *Minter) VerifyPassword(ctx context.Context, password string) (auth.Prin
 		return auth.Principal{}, auth.ErrUnauthenticated
 	}
 	return auth.Principal{Type: auth.PrincipalType(p.Type), AccountID: p.Account, UserName: p.User,
-		UserID: ak.UserID, AccessKeyID: p.AccessKey}, nil
+		UserID: ak.UserID, UserPath: ak.UserPath, AccessKeyID: p.AccessKey}, nil
 }
 
 // Sign returns an HMAC of data under the current signing key and the key's

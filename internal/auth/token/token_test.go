@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 	if err := st.CreateAccount(ctx, metastore.Account{ID: "111111111111"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: "alice", ID: "AIDAALICE00000000001"}); err != nil {
+	if err := st.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: "alice", ID: "AIDAALICE00000000001", Path: "/ci/"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.CreateAccessKey(ctx, metastore.AccessKey{ID: "AKIAUSER000000000001", AccountID: "111111111111",
@@ -62,7 +62,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{store: st, sealer: sealer, clock: c, user: auth.Principal{Type: auth.TypeIAMUser,
-		AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", AccessKeyID: "AKIAUSER000000000001"}}
+		AccountID: "111111111111", UserName: "alice", UserID: "AIDAALICE00000000001", UserPath: "/ci/", AccessKeyID: "AKIAUSER000000000001"}}
 }
 
 func (e *env) minter() *token.Minter {

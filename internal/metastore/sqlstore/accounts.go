@@ -87,7 +87,7 @@ func scanAccount(r scanner) (metastore.Account, error) {
 func scanAccessKey(r scanner) (metastore.AccessKey, error) {
 	var k metastore.AccessKey
 	var created int64
-	if err := r.Scan(&k.ID, &k.AccountID, &k.UserName, &k.SecretCiphertext, &k.Active, &created, &k.UserID); err != nil {
+	if err := r.Scan(&k.ID, &k.AccountID, &k.UserName, &k.SecretCiphertext, &k.Active, &created, &k.UserID, &k.UserPath); err != nil {
 		return metastore.AccessKey{}, err
 	}
 	k.CreatedAt = fromNanos(created)

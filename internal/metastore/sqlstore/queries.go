@@ -14,7 +14,7 @@ const (
 	accountCols = "id, created_at"
 	// accessKeyCols are read from access_keys k joined with the owner's row
 	// in iam_users u (accessKeyFrom), for the user's unique id.
-	accessKeyCols = "k.id, k.account_id, k.user_name, k.secret_ciphertext, k.active, k.created_at, coalesce(u.id, '')"
+	accessKeyCols = "k.id, k.account_id, k.user_name, k.secret_ciphertext, k.active, k.created_at, coalesce(u.id, ''), coalesce(u.path, '')"
 	accessKeyFrom = " FROM access_keys k LEFT JOIN iam_users u" +
 		" ON k.user_name <> '' AND u.account_id = k.account_id AND u.name_key = lower(k.user_name)"
 	repositoryCols = "id, account_id, name, created_at, image_tag_mutability, scan_on_push, encryption_type, kms_key," +

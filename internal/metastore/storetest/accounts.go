@@ -73,12 +73,12 @@ func testAccessKeys(t *testing.T, s metastore.Store) {
 	}
 	// The key's UserID is its owner's, matched by name case-insensitively
 	// as IAM does, and never another account's user of that name.
-	noErr(t, "CreateUser(Alice)", s.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: "Alice", ID: "AIDAALICE00000000001"}))
+	noErr(t, "CreateUser(Alice)", s.CreateUser(ctx, metastore.User{AccountID: "111111111111", Name: "Alice", ID: "AIDAALICE00000000001", Path: "/team/"}))
 	noErr(t, "CreateUser(alice, other account)", s.CreateUser(ctx, metastore.User{AccountID: "222222222222", Name: "alice", ID: "AIDAOTHER00000000001"}))
-	if alice, err = s.GetAccessKey(ctx, "AKIAALICE"); err != nil || alice.UserID != "AIDAALICE00000000001" {
-		t.Errorf("GetAccessKey(alice) = %+v, %v; want UserID AIDAALICE00000000001", alice, err)
+	if alice, err = s.GetAccessKey(ctx, "AKIAALICE"); err != nil || alice.UserID != "AIDAALICE00000000001" || alice.UserPath != "/team/" {
+		t.Errorf("GetAccessKey(alice) = %+v, %v; want UserID AIDAALICE00000000001, UserPath /team/", alice, err)
 	}
-	if got, err := s.GetAccessKey(ctx, "AKIAROOT1"); err != nil || got.UserID != "" {
+	if got, err := s.GetAccessKey(ctx, "AKIAROOT1"); err != nil || got.UserID != "" || got.UserPath != "" {
 		t.Errorf("GetAccessKey(root) with users in the account = %+v, %v; want no UserID", got, err)
 	}
 	wantErr(t, "GetAccessKey(missing)", firstErr(s.GetAccessKey(ctx, "AKIANOPE")), metastore.ErrNotFound)
