@@ -140,9 +140,15 @@ func runJob(ctx context.Context, meta metastore.Store, d Deps, name string, wait
 	defer cancel()
 	t := time.NewTicker(jobPoll)
 	defer t.Stop()
+	waited := func() error {
+		return fmt.Errorf("job %s: no run finished within %s (is a node running? `berth admin jobs` shows the job's state)", name, timeout)
+	}
 	for {
 		j, err := findJob(ctx, meta, name)
 		if err != nil {
+			if ctx.Err() != nil {
+				return waited()
+			}
 			return err
 		}
 		if j.Runs >= want {
@@ -169,7 +175,7 @@ func runJob(ctx context.Context, meta metastore.Store, d Deps, name string, wait
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("job %s: no run finished within %s (is a node running? `berth admin jobs` shows the job's state)", name, timeout)
+			return waited()
 		case <-t.C:
 		}
 	}

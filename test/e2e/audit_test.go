@@ -490,4 +490,9 @@ func TestAuditRetentionJob(t *testing.T) {
 	if out, err := run("--wait"); err == nil || !strings.Contains(out, "--job is required") {
 		t.Errorf("run without --job: err %v\n%s", err, out)
 	}
+	// Event delivery is one long run that lasts as long as its node.
+	if out, err := run("--job", "event-delivery", "--wait", "--timeout", "1s"); err == nil ||
+		!strings.Contains(out, "job event-delivery: no run finished within 1s") {
+		t.Errorf("run --wait of a job that does not finish: err %v\n%s", err, out)
+	}
 }
