@@ -193,7 +193,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (*App, error) {
 	if a.audit != nil {
 		h = a.audit.Middleware(h) // inside the request id and request facts
 	}
-	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger, d.Clock, httpMetrics),
+	// Request lines name the node, as job lines do, for logs gathered from many nodes.
+	a.server, err = httpserver.Listen(cfg.Addr, httpserver.Middleware(h, d.Logger.With("node", a.node), d.Clock, httpMetrics),
 		cfg.TLSCert, cfg.TLSKey, d.Logger)
 	if err != nil {
 		a.closeAudit()

@@ -67,6 +67,13 @@ func TestClusterBootstrap(t *testing.T) {
 			t.Errorf("node %d refused the generated root key: %v", i+1, err)
 		}
 	}
+	// Request log lines name their node (the line follows the answer).
+	for i, s := range nodes {
+		line := regexp.MustCompile(fmt.Sprintf(`msg=request node=boot-%d .*route=DescribeRepositories`, i+1))
+		waitUntil(t, 5*time.Second, fmt.Sprintf("node %d's request line with its name", i+1), func() bool {
+			return line.MatchString(s.logs.String())
+		})
+	}
 
 	refused := func(what string, env []string, want string, args ...string) string {
 		t.Helper()
