@@ -13,7 +13,7 @@ import (
 const (
 	accountCols = "id, created_at"
 	// accessKeyCols are read from access_keys k joined with the owner's row
-	// in iam_users u (accessKeyFrom), for the user's unique id.
+	// in iam_users u (accessKeyFrom), for the user's unique id and path.
 	accessKeyCols = "k.id, k.account_id, k.user_name, k.secret_ciphertext, k.active, k.created_at, coalesce(u.id, ''), coalesce(u.path, '')"
 	accessKeyFrom = " FROM access_keys k LEFT JOIN iam_users u" +
 		" ON k.user_name <> '' AND u.account_id = k.account_id AND u.name_key = lower(k.user_name)"
