@@ -12,7 +12,6 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/metastore"
-	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 )
 
 // AdminUsage describes the operator commands.
@@ -51,10 +50,7 @@ func Admin(ctx context.Context, args []string, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDir(cfg.DataDir); err != nil {
-		return err
-	}
-	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openAdminMeta(ctx, cfg, d)
 	if err != nil {
 		return err
 	}

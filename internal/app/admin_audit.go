@@ -61,20 +61,21 @@ func adminAudit(ctx context.Context, args []string, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureDir(cfg.DataDir); err != nil {
-		return err
-	}
-	opts := sqlstore.Options{Logger: d.Logger, Clock: d.Clock}
 	var meta auditDB
 	if cfg.Postgres() {
-		s, err := openMeta(ctx, cfg, opts)
+		s, err := openAdminMeta(ctx, cfg, d)
 		if err != nil {
 			return err
 		}
 		defer s.Close()
 		meta = auditDB{AuditStore: s}
-	} else if meta, err = openAuditDB(ctx, cfg, nil, opts); err != nil {
-		return err
+	} else {
+		if err := ensureDir(cfg.DataDir); err != nil {
+			return err
+		}
+		if meta, err = openAuditDB(ctx, cfg, nil, sqlstore.Options{Logger: d.Logger, Clock: d.Clock}); err != nil {
+			return err
+		}
 	}
 	defer meta.Close()
 	switch verb {

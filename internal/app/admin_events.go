@@ -17,7 +17,6 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/events"
 	"github.com/berth-registry/berth/internal/metastore"
-	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 )
 
 // EventsUsage describes the event commands.
@@ -101,10 +100,7 @@ func adminEvents(ctx context.Context, args []string, d Deps) error {
 	if c.account == "" {
 		c.account = cfg.AccountID
 	}
-	if err := ensureDir(cfg.DataDir); err != nil {
-		return err
-	}
-	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openAdminMeta(ctx, cfg, d)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/metastore"
-	"github.com/berth-registry/berth/internal/metastore/sqlstore"
 )
 
 // JobsUsage describes the job commands.
@@ -94,12 +93,7 @@ func adminJobs(ctx context.Context, args []string, d Deps) error {
 	if *limit < 1 || *limit > metastore.MaxJobRuns {
 		return fmt.Errorf("--limit %d: want 1 to %d", *limit, metastore.MaxJobRuns)
 	}
-	if !cfg.Postgres() {
-		if err := ensureDir(cfg.DataDir); err != nil {
-			return err
-		}
-	}
-	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openAdminMeta(ctx, cfg, d)
 	if err != nil {
 		return err
 	}

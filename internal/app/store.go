@@ -23,6 +23,17 @@ func openMeta(ctx context.Context, cfg config.Config, o sqlstore.Options) (*sqls
 	return sqlstore.OpenSQLite(ctx, filepath.Join(cfg.DataDir, config.SQLiteFile), o)
 }
 
+// openAdminMeta opens the metadata store for an operator command: as
+// openMeta, after creating the data directory when SQLite lives there.
+func openAdminMeta(ctx context.Context, cfg config.Config, d Deps) (*sqlstore.Store, error) {
+	if !cfg.Postgres() {
+		if err := ensureDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	return openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+}
+
 // MigrateUsage describes `berth migrate`.
 const MigrateUsage = `Usage:
   berth migrate [storage flags]   apply pending schema migrations and print what was applied
@@ -45,13 +56,8 @@ func Migrate(ctx context.Context, args []string, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if !cfg.Postgres() {
-		if err := ensureDir(cfg.DataDir); err != nil {
-			return err
-		}
-	}
 	cfg.Migrate = true // what this command is for, whatever the configuration says
-	meta, err := openMeta(ctx, cfg, sqlstore.Options{Logger: d.Logger, Clock: d.Clock})
+	meta, err := openAdminMeta(ctx, cfg, d)
 	if err != nil {
 		return err
 	}
