@@ -59,7 +59,7 @@ func newLifecycleQueries(d dialect) lifecycleQueries {
 		deleteResults: "DELETE FROM lifecycle_preview_results WHERE repository_id = ?",
 		insertChunk:   "INSERT INTO lifecycle_preview_results (repository_id, chunk, results) VALUES (?, ?, ?)",
 		chunks: "SELECT chunk, results FROM lifecycle_preview_results WHERE repository_id = ? AND chunk >= ?" +
-			" ORDER BY chunk",
+			" ORDER BY chunk LIMIT ?",
 	}
 	for _, p := range []*string{&q.getPolicy, &q.putPolicy, &q.deletePolicy, &q.listPolicies, &q.markEvaluated,
 		&q.imageState, &q.getPreview, &q.upsertPreview, &q.pendingPreviews, &q.finishPreview, &q.deleteResults,
@@ -299,38 +299,67 @@ func (s *Store) LifecyclePreviewResults(ctx context.Context, repoID int64, f met
 			want[d.String()] = true
 		}
 	}
-	rows, err := s.reader.QueryContext(ctx, s.lq.chunks, repoID, max(afterPosition, 0)/previewChunk)
-	if err != nil {
-		return nil, s.fail("lifecycle preview results", err)
-	}
-	defer rows.Close()
 	var out []metastore.LifecyclePreviewResult
-	for len(out) < limit && rows.Next() {
-		var n int64
-		var body string
-		if err := rows.Scan(&n, &body); err != nil {
+	from := max(afterPosition, 0) / previewChunk
+	for len(out) < limit {
+		last, n, err := s.previewChunks(ctx, repoID, from, func(n int64, chunk []chunkResult) bool {
+			for i, c := range chunk {
+				pos := n*previewChunk + int64(i) + 1
+				tagged := len(c.Tags) > 0
+				if pos <= afterPosition || (want != nil && !want[c.Digest]) ||
+					(f.TagStatus == metastore.TagStatusTagged && !tagged) || (f.TagStatus == metastore.TagStatusUntagged && tagged) {
+					continue
+				}
+				out = append(out, metastore.LifecyclePreviewResult{Position: pos, Digest: digest.Digest(c.Digest), Tags: c.Tags,
+					PushedAt: fromNanos(c.PushedAt), Action: c.Action, TargetStorageClass: c.Target, RulePriority: c.RulePriority,
+					StorageClass: metastore.StorageClass(c.StorageClass)})
+				if len(out) == limit {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
 			return nil, s.fail("lifecycle preview results", err)
 		}
+		if n < previewChunksRead {
+			break // no chunks left
+		}
+		from = last + 1
+	}
+	return out, nil
+}
+
+// previewChunksRead is how many result chunks one query reads: a page
+// needs one or two unless a filter skips most results, and a query
+// without a limit would make PostgreSQL send every remaining chunk even
+// when the page is full after the first.
+const previewChunksRead = 4
+
+// previewChunks decodes up to previewChunksRead chunks from chunk from on
+// and hands each to use until it returns false; it returns the last chunk
+// number read and how many were read.
+func (s *Store) previewChunks(ctx context.Context, repoID, from int64, use func(n int64, chunk []chunkResult) bool) (last int64, read int, err error) {
+	rows, err := s.reader.QueryContext(ctx, s.lq.chunks, repoID, from, previewChunksRead)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&last, &body); err != nil {
+			return 0, 0, err
+		}
+		read++
 		var chunk []chunkResult // fresh: decoding into used elements would keep fields the JSON omits
 		if err := json.Unmarshal([]byte(body), &chunk); err != nil {
-			return nil, s.fail("lifecycle preview results", fmt.Errorf("chunk %d: %w", n, err))
+			return 0, 0, fmt.Errorf("chunk %d: %w", last, err)
 		}
-		for i, c := range chunk {
-			pos := n*previewChunk + int64(i) + 1
-			tagged := len(c.Tags) > 0
-			if pos <= afterPosition || (want != nil && !want[c.Digest]) ||
-				(f.TagStatus == metastore.TagStatusTagged && !tagged) || (f.TagStatus == metastore.TagStatusUntagged && tagged) {
-				continue
-			}
-			out = append(out, metastore.LifecyclePreviewResult{Position: pos, Digest: digest.Digest(c.Digest), Tags: c.Tags,
-				PushedAt: fromNanos(c.PushedAt), Action: c.Action, TargetStorageClass: c.Target, RulePriority: c.RulePriority,
-				StorageClass: metastore.StorageClass(c.StorageClass)})
-			if len(out) == limit {
-				break
-			}
+		if !use(last, chunk) {
+			break // the page is full: read no further
 		}
 	}
-	return out, s.fail("lifecycle preview results", rows.Err())
+	return last, read, rows.Err()
 }
 
 func scanPreview(r scanner) (metastore.LifecyclePreview, error) {
