@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/metastore"
 	"github.com/berth-registry/berth/internal/metastore/sqlstore"
+	"github.com/berth-registry/berth/internal/testenv"
 )
 
 // openStore opens a real SQLite store and returns it with its file path.
@@ -336,5 +338,49 @@ func TestRecordOfAGoneClientIsKept(t *testing.T) {
 	}
 	if got := len(records(t, s)); got != 50 {
 		t.Errorf("%d records of 50 calls whose clients had gone, want 50", got)
+	}
+}
+
+// TestUncheckedRequestTextIsStoredSafely: an unauthenticated caller picks
+// the event name (an IAM Action, an X-Amz-Target), the key id and the
+// repository of a /v2 path. Invalid UTF-8, NUL bytes and huge values must
+// neither stop the batch from being written (PostgreSQL refuses NUL in
+// text and over-long index entries) nor make verify see the record as
+// changed (the lookup columns must say what the JSON body says).
+func TestUncheckedRequestTextIsStoredSafely(t *testing.T) {
+	t.Parallel()
+	sqlite, _ := openStore(t)
+	pg, err := sqlstore.OpenPostgres(context.Background(), testenv.PostgresDatabase(t), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Close() })
+	for name, s := range map[string]*sqlstore.Store{"sqlite": sqlite, "postgres": pg} {
+		t.Run(name, func(t *testing.T) {
+			r := newRecorder(t, s, nil)
+			huge := strings.Repeat("é", 5000) // 10,000 bytes, cut inside no rune
+			serve(t, r, func(n *audit.Note) {
+				n.Call(audit.SourceIAM, "\xffCreate\x00User"+huge, false)
+				n.AuthFailed("AWS4-HMAC-SHA256 Credential=AKIA\xfe\x00BAD/20261206/us-east-1/iam/aws4_request")
+				n.Resource(audit.RepositoryARN("us-east-1", "123456789012", "web\xff\x00"+huge), "123456789012", audit.ResourceTypeRepository)
+				n.Fail("InvalidClientTokenId", "The security token included in the request is invalid.", true)
+			})
+			if err := r.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			got := records(t, s)
+			if len(got) != 1 {
+				t.Fatalf("%d records, want 1", len(got))
+			}
+			c := got[0]
+			if !strings.HasPrefix(c.EventName, "\uFFFDCreate\uFFFDUser") || len(c.EventName) > 256 || !utf8.ValidString(c.EventName) ||
+				len(c.Resources) != 1 || len(c.Resources[0].ARN) > 1024 || !utf8.ValidString(c.Resources[0].ARN) ||
+				strings.Contains(c.UserIdentity.AccessKeyID, "\x00") {
+				t.Errorf("record columns not bounded and made valid: event %q, key %q, resources %+v", c.EventName, c.UserIdentity.AccessKeyID, c.Resources)
+			}
+			if res := verify(t, s); !res.OK || res.Records != 1 {
+				t.Errorf("verify of a record made from bad bytes: %+v", res)
+			}
+		})
 	}
 }

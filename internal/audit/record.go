@@ -90,6 +90,7 @@ func (r *Record) Entry() (metastore.AuditEntry, error) {
 	if err != nil {
 		return metastore.AuditEntry{}, fmt.Errorf("audit: eventTime %q: %w", r.EventTime, err)
 	}
+	r.sanitizeColumns()
 	body, err := json.Marshal(r)
 	if err != nil {
 		return metastore.AuditEntry{}, fmt.Errorf("audit: encode record: %w", err)
@@ -102,6 +103,36 @@ func (r *Record) Entry() (metastore.AuditEntry, error) {
 		e.Repository = repositoryOfARN(r.Resources[0].ARN)
 	}
 	return e, nil
+}
+
+// Bounds of the fields copied into lookup columns. They may come from the
+// request before it is authenticated or validated (an X-Amz-Target, an IAM
+// Action, a /v2 path, a key id), so they are bounded here, below
+// PostgreSQL's btree entry limit.
+const (
+	maxNameColumn = 256
+	maxARNColumn  = 1024
+)
+
+// sanitizeColumns makes the fields the lookup columns copy what their JSON
+// encoding will say (valid UTF-8, no NUL, which PostgreSQL's text refuses)
+// and bounded, so that the columns Verify recomputes from the stored body
+// match the stored columns, and no request can make a batch unwritable.
+// It is idempotent.
+func (r *Record) sanitizeColumns() {
+	for _, f := range []*string{&r.EventName, &r.EventSource, &r.ErrorCode, &r.UserIdentity.UserName, &r.UserIdentity.AccessKeyID} {
+		*f = column(*f, maxNameColumn)
+	}
+	r.UserIdentity.ARN = column(r.UserIdentity.ARN, maxARNColumn)
+	for i := range r.Resources {
+		r.Resources[i].ARN = column(r.Resources[i].ARN, maxARNColumn)
+	}
+}
+
+// column is s as valid UTF-8 without NUL, clipped to n bytes.
+func column(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return clip(s, n)
 }
 
 // RepositoryARN is an ECR repository's ARN.

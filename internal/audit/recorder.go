@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -145,10 +146,13 @@ func (r *Recorder) Append(ctx context.Context, recs ...*Record) error {
 	return nil
 }
 
-// clip bounds a free-text field.
+// clip bounds a free-text field to n bytes, cutting at a rune boundary.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
