@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -380,6 +381,65 @@ func TestUncheckedRequestTextIsStoredSafely(t *testing.T) {
 			}
 			if res := verify(t, s); !res.OK || res.Records != 1 {
 				t.Errorf("verify of a record made from bad bytes: %+v", res)
+			}
+		})
+	}
+}
+
+// chainRace runs during once, right after Verify has read the chain: what
+// a server appending records, or a retention run, does meanwhile.
+type chainRace struct {
+	*sqlstore.Store
+	during func()
+	once   sync.Once
+}
+
+func (c *chainRace) AuditChain(ctx context.Context) (metastore.AuditChain, error) {
+	ch, err := c.Store.AuditChain(ctx)
+	c.once.Do(c.during)
+	return ch, err
+}
+
+// TestVerifyWhileTheServerRuns: records appended and records deleted by
+// retention while verify runs are not reported as tampering, and a record
+// removed by hand still is.
+func TestVerifyWhileTheServerRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		during  func(t *testing.T, s *sqlstore.Store)
+		records int64
+	}{
+		{"appends", func(t *testing.T, s *sqlstore.Store) { appendN(t, s, newRecorder(t, s, nil), 3) }, 5},
+		{"retention", func(t *testing.T, s *sqlstore.Store) {
+			if _, err := s.DeleteAuditBefore(ctx, time.Now().Add(time.Hour), 2); err != nil {
+				t.Error(err)
+			}
+		}, 3},
+		{"retention of every record", func(t *testing.T, s *sqlstore.Store) {
+			if _, err := s.DeleteAuditBefore(ctx, time.Now().Add(time.Hour), 5); err != nil {
+				t.Error(err)
+			}
+		}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, path := openStore(t)
+			appendN(t, s, newRecorder(t, s, nil), 5)
+			race := &chainRace{Store: s, during: func() { tc.during(t, s) }}
+			if res := verify(t, race); !res.OK || res.Records != tc.records {
+				t.Errorf("verify racing %s: %+v, want OK with %d records checked", tc.name, res, tc.records)
+			}
+			if tc.records == 0 {
+				return
+			}
+			if _, err := rawDB(t, path).Exec(`DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)`); err != nil {
+				t.Fatal(err)
+			}
+			if res := verify(t, s); res.OK || res.Problem != audit.ProblemRemoved {
+				t.Errorf("verify after the last record was removed: %+v", res)
 			}
 		})
 	}

@@ -152,7 +152,9 @@ type VerifyResult struct {
 }
 
 // Verify walks the chain from the anchor to the head and reports the first
-// record changed or removed.
+// record changed or removed. It works while the server runs: records
+// appended after it read the head are left for the next run, and a
+// retention run that moved the anchor meanwhile is followed.
 func Verify(ctx context.Context, s metastore.AuditStore) (VerifyResult, error) {
 	c, err := s.AuditChain(ctx)
 	if err != nil {
@@ -160,12 +162,27 @@ func Verify(ctx context.Context, s metastore.AuditStore) (VerifyResult, error) {
 	}
 	res := VerifyResult{AnchorSeq: c.AnchorSeq, HeadSeq: c.HeadSeq, HeadHash: c.HeadHash}
 	next, prev := c.AnchorSeq+1, c.AnchorHash
+scan:
 	for after := c.AnchorSeq; ; {
 		page, err := s.ScanAudit(ctx, metastore.AuditFilter{}, after, metastore.MaxAuditPage)
 		if err != nil {
 			return res, err
 		}
 		for _, e := range page {
+			if e.Seq > c.HeadSeq {
+				break scan // appended after the head was read
+			}
+			if res.Records == 0 && e.Seq != next {
+				// Retention may have deleted records since the chain was
+				// read: start from the anchor it left, if it moved.
+				now, err := s.AuditChain(ctx)
+				if err != nil {
+					return res, err
+				}
+				if now.AnchorSeq > res.AnchorSeq && now.AnchorSeq < e.Seq {
+					res.AnchorSeq, next, prev = now.AnchorSeq, now.AnchorSeq+1, now.AnchorHash
+				}
+			}
 			if bad := checkEntry(e, next, prev); bad != nil {
 				res.BadSeq, res.Problem, res.Detail = bad.BadSeq, bad.Problem, bad.Detail
 				return res, nil
@@ -177,6 +194,17 @@ func Verify(ctx context.Context, s metastore.AuditStore) (VerifyResult, error) {
 			break
 		}
 		after = page[len(page)-1].Seq
+	}
+	if res.Records == 0 && next-1 < c.HeadSeq {
+		// Retention may have deleted every record up to the head meanwhile.
+		now, err := s.AuditChain(ctx)
+		if err != nil {
+			return res, err
+		}
+		if now.AnchorSeq >= c.HeadSeq { // nothing is left to check up to the head read
+			res.AnchorSeq, res.HeadSeq, res.HeadHash, res.OK = now.AnchorSeq, now.AnchorSeq, now.AnchorHash, true
+			return res, nil
+		}
 	}
 	switch {
 	case next-1 < c.HeadSeq:
