@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/berth-registry/berth/internal/audit"
@@ -70,8 +71,10 @@ func adminAudit(ctx context.Context, args []string, d Deps) error {
 		defer s.Close()
 		meta = auditDB{AuditStore: s}
 	} else {
-		if err := ensureDir(cfg.DataDir); err != nil {
-			return err
+		// Only a server writes the trail: a data directory without one is
+		// a mistake (a mistyped --data-dir), not an empty trail.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, auditSQLiteFile)); err != nil {
+			return fmt.Errorf("no audit trail in data directory %s (%s); is --data-dir the server's?", cfg.DataDir, auditSQLiteFile)
 		}
 		if meta, err = openAuditDB(ctx, cfg, nil, sqlstore.Options{Logger: d.Logger, Clock: d.Clock}); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -486,6 +487,15 @@ func TestAuditRetentionJob(t *testing.T) {
 	out, err := run("--job", "no-such-job")
 	if err == nil || !strings.Contains(out, `unknown job "no-such-job"`) || !strings.Contains(out, "audit-retention") {
 		t.Errorf("run of an unknown job: err %v\n%s", err, out)
+	}
+	// A mistyped data directory is an error, not an empty trail made there.
+	typo := filepath.Join(t.TempDir(), "typo")
+	if out, ok := auditAdmin(t, auditStorage{flags: []string{"--data-dir", typo}}, "verify"); ok ||
+		!strings.Contains(out, "no audit trail in data directory") {
+		t.Errorf("verify of a data directory without a trail: ok %v\n%s", ok, out)
+	}
+	if _, err := os.Stat(typo); !os.IsNotExist(err) {
+		t.Errorf("verify of a mistyped data directory created it: %v", err)
 	}
 	if out, err := run("--wait"); err == nil || !strings.Contains(out, "--job is required") {
 		t.Errorf("run without --job: err %v\n%s", err, out)
