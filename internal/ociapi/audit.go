@@ -105,12 +105,13 @@ func imageID(ref string) map[string]any {
 // noteResponse records what a successful push step or delete answered,
 // from the response headers the handler set.
 func noteResponse(n *audit.Note, q *request) {
-	if n == nil {
+	c := v2Calls[routeKey{q.route.ep, q.r.Method}]
+	if n == nil || c.readOnly { // pulls and HEADs (the hot path) record no response
 		return
 	}
 	hd := q.w.Header()
 	base := map[string]any{"repositoryName": q.repo.Name, "registryId": q.repo.AccountID}
-	switch c := v2Calls[routeKey{q.route.ep, q.r.Method}]; c.name {
+	switch c.name {
 	case "PutImage":
 		id := map[string]any{"imageDigest": hd.Get("Docker-Content-Digest")}
 		if !strings.Contains(q.route.ref, ":") {
