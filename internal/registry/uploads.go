@@ -129,8 +129,9 @@ func (s *Service) appendTo(ctx context.Context, u *metastore.Upload, length int6
 	}
 	if err != nil && src.bodyErr != nil {
 		// Nothing was recorded: the upload resumes from its last offset.
-		return errorf(ErrUploadInvalid, "the request body ended before it was complete (%v); the upload is still at offset %d",
-			src.bodyErr, u.Offset)
+		// The read error is not quoted: it names the server's own address.
+		return errorf(ErrUploadInvalid, "the request body ended before it was complete; the upload is still at offset %d",
+			u.Offset)
 	}
 	if err != nil {
 		return fmt.Errorf("append to upload: %w", err)
@@ -297,7 +298,7 @@ func (s *Service) PutBlob(ctx context.Context, who auth.Principal, r RepoRef, dg
 	case src.exceeded:
 		err = errorf(ErrSizeInvalid, "blob exceeds the maximum size of %d bytes", s.opts.MaxBlobSize)
 	case err != nil && src.bodyErr != nil:
-		err = errorf(ErrUploadInvalid, "the request body ended before it was complete (%v)", src.bodyErr)
+		err = errorf(ErrUploadInvalid, "the request body ended before it was complete")
 	case err != nil:
 		err = fmt.Errorf("write blob: %w", err)
 	case length >= 0 && n != length:
