@@ -49,16 +49,16 @@ func (p *bufferPool) get() *[]byte {
 // put returns a buffer. Once per bufferIdle it releases the memory of the
 // buffers that stayed free all along (the low-water mark since the last
 // trim); they stay in the pool, mapped, and fault in again when reused.
+// The release happens under the lock: a buffer released after unlocking
+// could already be another caller's, its new bytes zeroed by the kernel.
 func (p *bufferPool) put(b *[]byte) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.free = append(p.free, b)
-	var idle []*[]byte
 	if now := p.now(); now.Sub(p.last) >= bufferIdle {
-		idle = append(idle, p.free[:min(p.low, len(p.free)-1)]...)
+		for _, idle := range p.free[:min(p.low, len(p.free)-1)] {
+			releaseBuffer(*idle)
+		}
 		p.low, p.last = len(p.free), now
-	}
-	p.mu.Unlock()
-	for _, b := range idle {
-		releaseBuffer(*b)
 	}
 }
