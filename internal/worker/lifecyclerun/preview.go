@@ -11,21 +11,28 @@ import (
 
 // RunPreviews computes every pending preview (IN_PROGRESS), oldest first:
 // the lifecycle-preview job. A preview that cannot be evaluated ends
-// FAILED; a store failure ends the job with the error (the previews stay
-// pending and the next run retries them).
+// FAILED; one that meets a store failure stays pending for the next run,
+// and the others are still computed, so one repository cannot hold up the
+// previews of all.
 func (r *Runner) RunPreviews(ctx context.Context) error {
+	var errs []error
 	for {
 		page, err := r.o.Store.PendingLifecyclePreviews(ctx, previewPage)
 		if err != nil {
-			return fmt.Errorf("pending lifecycle previews: %w", err)
+			return errors.Join(append(errs, fmt.Errorf("pending lifecycle previews: %w", err))...)
 		}
+		done := 0
 		for _, p := range page {
 			if err := r.Preview(ctx, p); err != nil {
-				return err
+				errs = append(errs, fmt.Errorf("lifecycle preview of repository %d: %w", p.RepositoryID, err))
+				continue
 			}
+			done++
 		}
-		if len(page) < previewPage {
-			return nil
+		// The failed previews stay pending and head the next page: stop
+		// when a page made no progress.
+		if len(page) < previewPage || done == 0 || ctx.Err() != nil {
+			return errors.Join(errs...)
 		}
 	}
 }

@@ -340,3 +340,44 @@ func TestCandidatesAcrossPages(t *testing.T) {
 		}
 	}
 }
+
+// brokenRepoStore fails every candidate read of one repository.
+type brokenRepoStore struct {
+	lifecyclerun.Store
+	broken int64
+}
+
+func (s brokenRepoStore) LifecycleCandidates(ctx context.Context, repoID int64, p metastore.Page) ([]metastore.LifecycleImage, error) {
+	if repoID == s.broken {
+		return nil, errors.New("statement timeout")
+	}
+	return s.Store.LifecycleCandidates(ctx, repoID, p)
+}
+
+// TestPreviewFailureHoldsUpNoOther: a preview whose store reads keep
+// failing stays pending and the job reports it, but the previews after it
+// (younger ones) are still computed.
+func TestPreviewFailureHoldsUpNoOther(t *testing.T) {
+	t.Parallel()
+	store := &brokenRepoStore{}
+	f := newFixture(t, store)
+	store.Store = f.env.Meta
+	other := f.env.CreateRepository(t, registrytest.Account, "life/other")
+	store.broken = f.repo.ID
+	ctx := context.Background()
+	for _, id := range []int64{f.repo.ID, other.ID} { // the broken one is the oldest
+		if _, err := f.env.Meta.StartLifecyclePreview(ctx, id, keepOneUntagged); err != nil {
+			t.Fatal(err)
+		}
+		f.env.Clock.Advance(time.Second)
+	}
+	if err := f.run.RunPreviews(ctx); err == nil || !strings.Contains(err.Error(), "statement timeout") {
+		t.Errorf("RunPreviews = %v, want the broken repository's error", err)
+	}
+	if p, err := f.env.Meta.GetLifecyclePreview(ctx, other.ID); err != nil || p.Status != metastore.PreviewComplete {
+		t.Errorf("the other repository's preview = %+v, %v; want COMPLETE", p, err)
+	}
+	if p, err := f.env.Meta.GetLifecyclePreview(ctx, f.repo.ID); err != nil || p.Status != metastore.PreviewInProgress {
+		t.Errorf("the broken repository's preview = %+v, %v; want still IN_PROGRESS", p, err)
+	}
+}
