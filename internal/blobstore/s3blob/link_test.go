@@ -95,6 +95,14 @@ func TestStreamedUploadIsLinked(t *testing.T) {
 	if data := keysUnder(t, e, "l/data/"); len(data) != 1 {
 		t.Fatalf("data objects %q, want the one the link names", data)
 	}
+	// Sweeping the committed upload's records deletes nothing and counts
+	// nothing: a whole commit is not debris.
+	if n, err := s.RemoveStaleUploads(ctx, time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("RemoveStaleUploads after a linked commit = %d, %v; want 0", n, err)
+	}
+	if data := keysUnder(t, e, "l/data/"); len(data) != 1 {
+		t.Fatalf("data objects after the sweep %q, want the one the link names", data)
+	}
 
 	// A second commit of the same bytes touches the link (ModTime moves)
 	// and leaves its own data object to the sweeper.

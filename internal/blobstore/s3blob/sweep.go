@@ -23,7 +23,8 @@ import (
 // upload's are left alone. Released uploads whose records are older than
 // before lose their data objects that no blob links to (streamed segments
 // of forked or aborted states, data of a commit onto an existing blob),
-// then their records; each such upload counts as one.
+// then their records; each such upload that lost data counts as one (the
+// records of uploads committed whole are not debris and do not count).
 func (s *Store) RemoveStaleUploads(ctx context.Context, before time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -71,7 +72,7 @@ func (s *Store) removeStaleUploadObjects(ctx context.Context, before time.Time) 
 		}
 		// Its data objects too, but those a commit that died before
 		// releasing it linked; its records go with them.
-		if err := s.sweepUpload(ctx, cur); err != nil {
+		if _, err := s.sweepUpload(ctx, cur); err != nil {
 			return err
 		}
 		removed++
@@ -137,7 +138,7 @@ func (s *Store) abortStaleMultiparts(ctx context.Context, before time.Time) (int
 
 // sweepReleased lists released/ once; the records of one upload are
 // adjacent, and an upload whose records are all older than before is swept
-// (sweepUpload). It says how many uploads it swept.
+// (sweepUpload). It says how many of them had data objects to delete.
 func (s *Store) sweepReleased(ctx context.Context, before time.Time) (int, error) {
 	prefix := s.layout.prefix + releasedDir
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix})
@@ -150,8 +151,11 @@ func (s *Store) sweepReleased(ctx context.Context, before time.Time) (int, error
 		if cur == "" || fresh {
 			return nil
 		}
-		swept++
-		return s.sweepUpload(ctx, cur)
+		n, err := s.sweepUpload(ctx, cur)
+		if n > 0 {
+			swept++
+		}
+		return err
 	}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -176,18 +180,19 @@ func (s *Store) sweepReleased(ctx context.Context, before time.Time) (int, error
 }
 
 // sweepUpload deletes the data objects of upload id that no blob links
-// to, then its records under released/.
-func (s *Store) sweepUpload(ctx context.Context, id string) error {
+// to, then its records under released/, and says how many data objects
+// it deleted.
+func (s *Store) sweepUpload(ctx context.Context, id string) (int, error) {
 	rp, err := s.layout.releasedPrefix(id)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var claims []string
 	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &rp})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for _, o := range page.Contents {
 			if _, name, ok := s.layout.releasedID(aws.ToString(o.Key)); ok && name != releaseRecord {
@@ -195,10 +200,11 @@ func (s *Store) sweepUpload(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if _, err := s.sweepData(ctx, id, claims); err != nil {
-		return err
+	n, err := s.sweepData(ctx, id, claims)
+	if err != nil {
+		return n, err
 	}
-	return s.removePrefix(ctx, rp)
+	return n, s.removePrefix(ctx, rp)
 }
 
 // touchedSince reports whether upload id has a data object written at or
