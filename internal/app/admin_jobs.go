@@ -22,7 +22,7 @@ const JobsUsage = `Usage:
   berth admin jobs run --job <name> [--wait [--timeout <d>]] [storage flags]  make a job due now (e.g. gc, lifecycle,
                                                                          audit-retention); --wait prints its run
 
-A job runs on one node at a time: the node holding its claim (HOLDER, <node name>/<process id>) until
+A job runs on one node at a time: the node holding its claim (HOLDER, <node name>/<id of its process>) until
 CLAIMED-UNTIL, renewed while it runs. STATE is running (a live claim), lapsed (the holder stopped renewing:
 its node died or stalled; another node takes the job over), due (waiting for a node to claim it) or idle.
 
