@@ -37,6 +37,9 @@ type ImageFailure struct {
 	ID     ImageID
 	Code   string
 	Reason string
+	// err is the store failure behind "could not be resolved", for callers
+	// that must not answer as if the image were missing.
+	err error
 }
 
 // ListImages pages through a repository's images that f admits, for
@@ -84,7 +87,9 @@ func (s *Service) resolve(ctx context.Context, repoID int64, id ImageID) (digest
 	case errors.Is(err, metastore.ErrNotFound):
 		return "", fail(FailureImageNotFound, "Requested image not found")
 	case err != nil:
-		return "", fail(FailureImageNotFound, "Requested image could not be resolved")
+		f := fail(FailureImageNotFound, "Requested image could not be resolved")
+		f.err = fmt.Errorf("resolve tag: %w", err)
+		return "", f
 	case d != "" && td != d:
 		return "", fail(FailureImageTagDoesNotMatchDigest, "Image tag does not match the requested digest")
 	}

@@ -229,6 +229,9 @@ func (s *Service) previewDigests(ctx context.Context, repoID int64, ids []ImageI
 	for _, id := range ids {
 		d, f := s.resolve(ctx, repoID, id)
 		if f != nil {
+			if f.err != nil { // a store failure is no missing image: the page would wrongly be empty
+				return nil, f.err
+			}
 			switch f.Code {
 			case FailureMissingDigestAndTag, FailureInvalidImageDigest, FailureInvalidImageTag:
 				return nil, errorf(ErrInvalidParameter, "Invalid parameter at 'imageIds' failed to satisfy constraint: '%s'", f.Reason)
