@@ -137,7 +137,9 @@ func testApplyExpire(t *testing.T, s metastore.Store) {
 		}
 	}
 	slices.Sort(tags)
-	if len(evs) > 0 && !slices.Equal(tags, []string{"v1", "v2"}) { // a store without outbox writes none
+	// A store without an outbox writes no events: the pushes above showed
+	// which kind this is (seq > 0).
+	if seq > 0 && !slices.Equal(tags, []string{"v1", "v2"}) {
 		t.Errorf("DELETE events for tags %v, want v1 and v2", tags)
 	}
 	_, err = s.ApplyLifecycleAction(ctx, r.ID, candidate(t, s, r.ID, child.m.Digest), metastore.LifecycleExpire)
