@@ -102,8 +102,4 @@ func (a *App) completeRestores(ctx context.Context) error {
 }
 
 // restoreRequested makes the image-restore job due now on every node.
-func (a *App) restoreRequested(ctx context.Context) {
-	if err := a.jobs.Trigger(ctx, jobImageRestore); err != nil {
-		a.log.WarnContext(ctx, "could not trigger the image-restore job; it runs within a minute anyway", "err", err)
-	}
-}
+func (a *App) restoreRequested(ctx context.Context) { a.trigger(ctx, jobImageRestore) }

@@ -89,10 +89,7 @@ func PolicyExecutionRecords(e lifecycle.Execution) ([]*Record, error) {
 	}
 	policy := policyDetails{Rules: policyRules(e.PolicyText), LastEvaluatedAt: e.EvaluatedAt.UnixMilli(),
 		PolicyVersion: e.PolicyVersion, PolicyID: e.PolicyID}
-	arn := e.RepositoryARN
-	if arn == "" {
-		arn = RepositoryARN(e.Region, e.AccountID, e.RepositoryName)
-	}
+	arn := RepositoryARN(e.Region, e.AccountID, e.RepositoryName)
 	var recs []*Record
 	for start := 0; start < len(e.Actions); start += lifecycle.MaxActionsPerRecord {
 		part := e.Actions[start:min(start+lifecycle.MaxActionsPerRecord, len(e.Actions))]

@@ -14,7 +14,6 @@ type Execution struct {
 	AccountID      string
 	Region         string
 	RepositoryName string
-	RepositoryARN  string
 	// PolicyText is the policy evaluated, as stored; PolicyID identifies it
 	// (it changes whenever the policy is put again) and PolicyVersion counts
 	// the puts of this repository's policy.

@@ -88,9 +88,8 @@ type Options struct {
 	Clock    func() time.Time
 	// Metrics records runs; nil records nothing.
 	Metrics *Metrics
-	// Partition and Region build repository ARNs for the records.
-	Partition string
-	Region    string
+	// Region names where the records' repositories are.
+	Region string
 	// CandidatePage is how many images one store read returns (default
 	// 5000).
 	CandidatePage int
@@ -114,9 +113,6 @@ func New(o Options) (*Runner, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
-	}
-	if o.Partition == "" {
-		o.Partition = "aws"
 	}
 	if o.CandidatePage <= 0 {
 		o.CandidatePage = candidatePage
@@ -193,8 +189,7 @@ func (r *Runner) runRepository(ctx context.Context, p metastore.LifecyclePolicy,
 	res := lifecycle.Evaluate(policy, images, now)
 	run.Images, run.Held = len(images), len(res.Held)
 	exec := lifecycle.Execution{AccountID: p.AccountID, Region: r.o.Region, RepositoryName: p.RepositoryName,
-		RepositoryARN: fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", r.o.Partition, r.o.Region, p.AccountID, p.RepositoryName),
-		PolicyText:    p.Text, PolicyID: p.PolicyID, PolicyVersion: p.Version, EvaluatedAt: now}
+		PolicyText: p.Text, PolicyID: p.PolicyID, PolicyVersion: p.Version, EvaluatedAt: now}
 	for _, d := range res.Decisions {
 		c := cands.at(d.Index)
 		action := metastore.LifecycleExpire
