@@ -184,12 +184,24 @@ func auditWhere(f metastore.AuditFilter) (string, []any) {
 	if f.EventName != "" {
 		conds, args = append(conds, "event_name = ?"), append(args, f.EventName)
 	}
+	// An ARN can only match the ARN column (user names, key ids and
+	// repository names hold no ':'), and the others never start "arn:":
+	// testing the one column the value can match lets the principal_arn
+	// and repository indexes serve the common lookups, which an OR over
+	// all the columns kept them from.
 	if f.Principal != "" {
-		conds = append(conds, "(principal_arn = ? OR user_name = ? OR access_key_id = ?)")
-		args = append(args, f.Principal, f.Principal, f.Principal)
+		if strings.HasPrefix(f.Principal, "arn:") {
+			conds, args = append(conds, "principal_arn = ?"), append(args, f.Principal)
+		} else {
+			conds, args = append(conds, "(user_name = ? OR access_key_id = ?)"), append(args, f.Principal, f.Principal)
+		}
 	}
 	if f.Resource != "" {
-		conds, args = append(conds, "(resource_arn = ? OR repository = ?)"), append(args, f.Resource, f.Resource)
+		if strings.HasPrefix(f.Resource, "arn:") {
+			conds, args = append(conds, "resource_arn = ?"), append(args, f.Resource)
+		} else {
+			conds, args = append(conds, "repository = ?"), append(args, f.Resource)
+		}
 	}
 	return strings.Join(conds, " AND "), args
 }

@@ -191,3 +191,24 @@ func BenchmarkLifecycleCandidates(b *testing.B) {
 		}
 	}
 }
+
+// TestAuditLookupPlans: lookups by principal ARN and by repository, the
+// common ones, walk their index rather than the whole trail.
+func TestAuditLookupPlans(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "meta.db"))
+	defer s.Close()
+	for name, c := range map[string]struct {
+		f     metastore.AuditFilter
+		index string
+	}{
+		"principal ARN": {metastore.AuditFilter{Principal: "arn:aws:iam::111111111111:user/alice"}, "audit_records_by_principal"},
+		"repository":    {metastore.AuditFilter{Resource: "team/app"}, "audit_records_by_repository"},
+		"event name":    {metastore.AuditFilter{EventName: "PutImage"}, "audit_records_by_name"},
+	} {
+		where, args := auditWhere(c.f)
+		plan := strings.Join(planSteps(t, s.reader, "SELECT seq FROM audit_records WHERE "+where+" ORDER BY seq DESC LIMIT 50", args...), " | ")
+		if !strings.Contains(plan, c.index) {
+			t.Errorf("lookup by %s: plan %s does not use %s", name, plan, c.index)
+		}
+	}
+}
