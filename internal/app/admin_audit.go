@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,9 +86,7 @@ func adminAudit(ctx context.Context, args []string, d Deps) error {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(d.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(d.Stdout, out)
 	case "export":
 		if f.EventName != "" || f.Principal != "" || f.Resource != "" {
 			return errors.New("export selects by time only (--start-time, --end-time); use lookup to filter further")

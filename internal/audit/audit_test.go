@@ -169,7 +169,7 @@ func appendN(t *testing.T, s *sqlstore.Store, r *audit.Recorder, n int) {
 		serve(t, r, func(n *audit.Note) {
 			n.Call(audit.SourceECR, "PutImage", false)
 			n.Principal(alice)
-			n.Request(map[string]any{"repositoryName": "web", "imageTag": "v" + string(rune('a'+i))})
+			n.RequestJSON([]byte(`{"repositoryName":"web","imageTag":"v` + string(rune('a'+i)) + `"}`))
 		})
 	}
 	if err := r.Close(context.Background()); err != nil {

@@ -97,13 +97,6 @@ func (n *Note) RequestForm(form url.Values) {
 	}
 }
 
-// Request records v (encoded as JSON) as the request parameters.
-func (n *Note) Request(v any) {
-	if n != nil {
-		n.params = redactAny(v)
-	}
-}
-
 // RequestFunc records the request parameters as f's result, built only if
 // the call is recorded: most /v2 reads are not. The result is a decoded
 // JSON tree (map[string]any, []any, string, ...), redacted in place.
