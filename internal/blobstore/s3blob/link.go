@@ -83,6 +83,13 @@ func (s *Store) commitLink(ctx context.Context, u uploadState, d digest.Digest, 
 		if err != nil || !b.link {
 			return false, nil
 		}
+		// A link whose data object is gone (a Delete that failed half-way)
+		// is replaced by one to this upload's data, not kept.
+		if _, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &b.key}); isNotFound(err) {
+			break
+		} else if err != nil {
+			return true, s.fail(ctx, "commit upload "+u.ID, err)
+		}
 		err = s.touch(ctx, dst, b.etag, out.Metadata)
 		if err == nil {
 			return true, nil

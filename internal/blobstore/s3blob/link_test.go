@@ -276,3 +276,42 @@ func TestSweepSparesStreamingUpload(t *testing.T) {
 	}
 	checkBlob(t, s, d, content)
 }
+
+// TestDanglingLinkIsRepaired: a link whose data object is gone (a Delete
+// that failed after removing the data, which it removes before the link)
+// is replaced by the next commit of the same bytes, and a Delete of it
+// removes the link.
+func TestDanglingLinkIsRepaired(t *testing.T) {
+	e := newEnv(t, "dl")
+	e.opts.PartSize = 5 << 20
+	s := e.store(t)
+	ctx := t.Context()
+	content := blobtest.Content(70, 6<<20+3)
+	d := digest.FromBytes(content)
+	commit := func() {
+		t.Helper()
+		if err := s.CommitUpload(ctx, streamed(t, s, content), int64(len(content)), d); err != nil {
+			t.Fatalf("CommitUpload: %v", err)
+		}
+	}
+	dropData := func() {
+		t.Helper()
+		for _, k := range keysUnder(t, e, "dl/data/") {
+			if _, err := e.s3.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &e.bucket, Key: aws.String(k)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	commit()
+	dropData()
+	commit() // the re-push links its own data instead of touching the dangling link
+	checkBlob(t, s, d, content)
+
+	dropData()
+	if err := s.Delete(ctx, d); err != nil {
+		t.Fatalf("Delete of a dangling link: %v", err)
+	}
+	if _, err := s.Stat(ctx, d); err == nil {
+		t.Fatal("Stat after deleting a dangling link succeeded")
+	}
+}

@@ -281,9 +281,11 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (blobstore.Blob, erro
 	return &objectReader{ctx: ctx, s: s, key: b.key, size: b.size}, nil
 }
 
-// Delete removes a committed blob: its object, or its link and then the
-// data object the link names (and the commit's claim on it). S3 deletes of
-// missing keys succeed.
+// Delete removes a committed blob: its object, or the data object its link
+// names (and the commit's claim on it) and then the link. The link goes
+// last so that a Delete that fails half-way is retried from the link: gone
+// first, it would leave its data object named by nothing, never deleted.
+// S3 deletes of missing keys succeed.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -301,12 +303,13 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	case err != nil:
 		return err
 	}
-	keys := []string{key}
+	var keys []string
 	if b.link {
 		id, name, _ := strings.Cut(b.ref, "/")
 		claim, _ := s.layout.releasedPrefix(id)
 		keys = append(keys, b.key, claim+name)
 	}
+	keys = append(keys, key)
 	for _, k := range keys {
 		if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &k}); err != nil && !isNotFound(err) {
 			return s.fail(ctx, "delete "+d.String(), err)
