@@ -22,7 +22,7 @@ func (a *App) newLifecycleRunner() (*lifecyclerun.Runner, error) {
 		return nil, err
 	}
 	return lifecyclerun.New(lifecyclerun.Options{Store: a.meta, Recorder: a.lifecycleRecorder(), Logger: a.log,
-		Clock: a.now, Metrics: m, Region: a.cfg.Region})
+		Clock: a.now, Metrics: m, Region: a.cfg.Region, Interval: a.cfg.LifecycleInterval})
 }
 
 // lifecycleRecorder is where lifecycle runs record what they did: a log

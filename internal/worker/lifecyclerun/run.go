@@ -90,6 +90,11 @@ type Options struct {
 	Metrics *Metrics
 	// Region names where the records' repositories are.
 	Region string
+	// Interval is the lifecycle job's schedule. RunPolicies skips a policy
+	// evaluated less than half of it ago, so that a run triggered by one
+	// policy's put evaluates that policy (never evaluated under its new
+	// text) and not again all the others. 0 evaluates every policy.
+	Interval time.Duration
 	// CandidatePage is how many images one store read returns (default
 	// 5000).
 	CandidatePage int
@@ -127,13 +132,15 @@ const (
 	previewPage   = 10
 )
 
-// RunPolicies evaluates every repository with a lifecycle policy and acts
-// on the decisions: the lifecycle job. A repository whose run fails is
-// logged and counted, and the others still run; the error reports the
-// failures (and a store failure listing the policies).
+// RunPolicies evaluates every repository with a lifecycle policy (but
+// those evaluated within half of Options.Interval) and acts on the
+// decisions: the lifecycle job. A repository whose run fails is logged and
+// counted, and the others still run; the error reports the failures (and a
+// store failure listing the policies).
 func (r *Runner) RunPolicies(ctx context.Context) error {
 	var failed []error
 	var after int64
+	recent := r.o.Clock().Add(-r.o.Interval / 2)
 	for {
 		page, err := r.o.Store.ListLifecyclePolicies(ctx, after, policyPage)
 		if err != nil {
@@ -142,6 +149,9 @@ func (r *Runner) RunPolicies(ctx context.Context) error {
 		for _, p := range page {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			if r.o.Interval > 0 && !p.LastEvaluatedAt.IsZero() && p.LastEvaluatedAt.After(recent) {
+				continue
 			}
 			if _, err := r.RunRepository(ctx, p); err != nil {
 				r.o.Logger.WarnContext(ctx, "lifecycle run failed", "account", p.AccountID, "repository", p.RepositoryName, "err", err)

@@ -381,3 +381,59 @@ func TestPreviewFailureHoldsUpNoOther(t *testing.T) {
 		t.Errorf("the broken repository's preview = %+v, %v; want still IN_PROGRESS", p, err)
 	}
 }
+
+// TestTriggeredRunEvaluatesOnlyWhatChanged: with the job's interval known,
+// a run right after another (what putting one policy triggers) evaluates
+// only the policy never evaluated under its text; a run half an interval
+// later evaluates them all.
+func TestTriggeredRunEvaluatesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	other := f.env.CreateRepository(t, registrytest.Account, "life/other")
+	ctx := context.Background()
+	put := func(repoID int64, id string) {
+		t.Helper()
+		if _, err := f.env.Meta.PutLifecyclePolicy(ctx, metastore.LifecyclePolicy{RepositoryID: repoID, Text: keepOneUntagged, PolicyID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(f.repo.ID, "a1")
+	put(other.ID, "b1")
+	run, err := lifecyclerun.New(lifecyclerun.Options{Store: f.env.Meta, Clock: f.env.Clock.Now, Region: registrytest.Region,
+		Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluated := func() map[int64]time.Time {
+		t.Helper()
+		out := map[int64]time.Time{}
+		for _, id := range []int64{f.repo.ID, other.ID} {
+			p, err := f.env.Meta.GetLifecyclePolicy(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[id] = p.LastEvaluatedAt
+		}
+		return out
+	}
+	if err := run.RunPolicies(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := evaluated()
+	f.env.Clock.Advance(time.Minute)
+	put(f.repo.ID, "a2") // triggers a run
+	if err := run.RunPolicies(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second := evaluated()
+	if !second[f.repo.ID].After(first[f.repo.ID]) || !second[other.ID].Equal(first[other.ID]) {
+		t.Errorf("after a put: evaluated at %v (before %v); want only the changed policy evaluated again", second, first)
+	}
+	f.env.Clock.Advance(31 * time.Minute)
+	if err := run.RunPolicies(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if third := evaluated(); !third[other.ID].After(second[other.ID]) || !third[f.repo.ID].After(second[f.repo.ID]) {
+		t.Errorf("half an interval later: evaluated at %v (before %v); want both evaluated", third, second)
+	}
+}
